@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# Relay benchmarks against the machine's own ceilings, with plots.
+#   scripts/bench.sh [--quick] [--no-profile] [--only drain|latency] [--report-only]
+# Builds (Release) into build-bench/, starts a throwaway Postgres and Kafka on
+# private ports, runs bench/relay/'s executables and writes
+# bench/results/{results.json,table.md,*.png,profile-drain-100k.txt}.
+# docs/benchmarks.md explains every figure. --quick: smaller backlogs
+# (10k, 100k) and 4 s latency runs, a couple of minutes in all. --only: run
+# one part and merge it with the other part's figures from the previous run.
+# --report-only: rebuild results.json, table.md and the plots from the last run.
+# Environment: OUTBOX_BENCH_PG_PORT (55500), OUTBOX_BENCH_KAFKA_PORT (59500),
+# BUILD_DIR (build-bench), OUTBOX_BENCH_SOURCE (the source tree to build; the
+# repository by default), OUTBOX_BENCH_SOURCE_COMMIT (the commit that tree
+# holds, recorded in results.json when it is not a git checkout).
+source "$(dirname "$0")/common.sh"
+
+quick=0 profile=1 only="" report_only=0
+while (($#)); do
+  case $1 in
+    --quick) quick=1; shift ;;
+    --no-profile) profile=0; shift ;;
+    --report-only) report_only=1; shift ;;
+    --only) only=${2:-}; [[ $only == drain || $only == latency ]] || die "--only: drain or latency"; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) die "unknown argument '$1'; see --help" ;;
+  esac
+done
+
+pg_port=${OUTBOX_BENCH_PG_PORT:-55500}
+kafka_port=${OUTBOX_BENCH_KAFKA_PORT:-59500}
+src=${OUTBOX_BENCH_SOURCE:-$OUTBOX_ROOT}
+build_dir=${BUILD_DIR:-$OUTBOX_ROOT/build-bench}
+results=$OUTBOX_ROOT/bench/results
+work=$OUTBOX_RUN_DIR/bench-$pg_port
+if ((quick)); then
+  sizes=(10000 100000); lat_seconds=4; lat_warmup=1
+else
+  sizes=(10000 100000 1000000); lat_seconds=15; lat_warmup=2
+fi
+rates=(1000 5000 20000)
+
+cleanup() {
+  "$OUTBOX_ROOT/scripts/kafka.sh" stop "$kafka_port" >/dev/null 2>&1 || true
+  "$OUTBOX_ROOT/scripts/pg.sh" stop "$pg_port" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+lines=$work/results.jsonl
+if ((report_only == 0)); then
+log "dependencies"
+"$OUTBOX_ROOT/scripts/deps.sh" >/dev/null
+extra=()
+command -v gnuplot >/dev/null || extra+=(gnuplot-nox)
+command -v jq >/dev/null || extra+=(jq)
+((profile == 0)) || command -v perf >/dev/null || extra+=(linux-perf)
+if ((${#extra[@]})); then
+  [[ $(id -u) == 0 ]] || die "missing packages (${extra[*]}); install them or run as root"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${extra[@]}" >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${extra[@]}" >/dev/null; }
+fi
+if ((profile)) && ! perf record -q -e cpu-clock -o /dev/null true >/dev/null 2>&1; then
+  log "perf cannot record here (perf_event_paranoid?); skipping the profile"
+  profile=0
+fi
+
+log "building (Release) in $build_dir"
+cmake -S "$src" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOUTBOX_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build_dir" -j "$(nproc)" \
+  --target outbox-relay relay-drain-bench kafka-ceiling-bench pg-ceiling-bench relay-latency-bench >/dev/null
+bin=$build_dir/bench/relay
+relay=$build_dir/relay/outbox-relay
+
+dsn=$("$OUTBOX_ROOT/scripts/pg.sh" start "$pg_port")
+brokers=$("$OUTBOX_ROOT/scripts/kafka.sh" start "$kafka_port")
+pg_pid=$(head -1 "$OUTBOX_RUN_DIR/pg-$pg_port/data/postmaster.pid")
+kafka_pid=$(cat "$OUTBOX_RUN_DIR/kafka-$kafka_port/kafka.pid")
+mkdir -p "$work" "$results"
+lines=$work/results.jsonl
+# Keep the other part's figures when only one part runs.
+if [[ -n $only && -f $lines ]]; then
+  drop=$([[ $only == drain ]] && echo '"drain","kafka_ceiling","pg_ceiling"' || echo '"latency"')
+  jq -c "select(.kind as \$k | [$drop] | index(\$k) | not)" "$lines" >"$lines.keep"
+  mv "$lines.keep" "$lines"
+else
+  : >"$lines"
+fi
+
+# Warm-up, not recorded: the broker's first idempotent producer waits for its coordinator.
+"$bin/kafka-ceiling-bench" --brokers "$brokers" --events 1000 >/dev/null
+
+if [[ $only != latency ]]; then
+log "drain and ceilings: ${sizes[*]} events"
+for n in "${sizes[@]}"; do
+  "$bin/kafka-ceiling-bench" --brokers "$brokers" --events "$n" --json "$lines"
+  "$bin/pg-ceiling-bench" --dsn "$dsn" --events "$n" --json "$lines"
+  "$bin/relay-drain-bench" --dsn "$dsn" --brokers "$brokers" --relay "$relay" --events "$n" --json "$lines" \
+    --pg-pid "$pg_pid" --kafka-pid "$kafka_pid" --work-dir "$work"
+done
+
+if ((profile)); then
+  log "profiling a 100k drain (perf record, cpu-clock, dwarf call graphs)"
+  "$bin/relay-drain-bench" --dsn "$dsn" --brokers "$brokers" --relay "$relay" --events 100000 \
+    --work-dir "$work" --perf "$work/perf.data" >"$work/profile-run.txt"
+  cat "$work/profile-run.txt"
+  set +o pipefail  # head closes the pipes early
+  {
+    echo "# perf record -e cpu-clock -F 999 --call-graph dwarf of outbox-relay draining 100k events"
+    sed 's/^/# /' "$work/profile-run.txt"
+    echo "## self time by shared object"
+    perf report -i "$work/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
+    echo "## self time by symbol"
+    perf report -i "$work/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null \
+      | grep -v '^#' | grep -v '^$' | head -40
+    echo "## inclusive time by symbol (children)"
+    perf report -i "$work/perf.data" --children --sort sym --stdio -g none 2>/dev/null \
+      | grep -v '^#' | grep -v '^$' | head -40
+  } >"$results/profile-drain-100k.txt" || true
+  set -o pipefail
+fi
+fi
+
+if [[ $only != drain ]]; then
+log "latency: ${rates[*]} events/s, 1 and 10 events per transaction, ${lat_seconds} s each"
+for per_tx in 1 10; do
+  for rate in "${rates[@]}"; do
+    "$bin/relay-latency-bench" --dsn "$dsn" --brokers "$brokers" --relay "$relay" --rate "$rate" --per-tx "$per_tx" \
+      --seconds "$lat_seconds" --warmup "$lat_warmup" --json "$lines" --work-dir "$work" || log "latency run incomplete"
+  done
+done
+fi
+fi  # report_only
+
+log "results"
+kafka_version=$(basename "$(dirname "$("$OUTBOX_ROOT/scripts/fetch-kafka.sh")")")
+machine=$(jq -n \
+  --arg nproc "$(nproc)" \
+  --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
+  --arg mem "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)" \
+  --arg kernel "$(uname -r)" \
+  --arg postgres "$("$PG_BIN/postgres" --version)" \
+  --arg kafka "$kafka_version" \
+  --arg librdkafka "$(pkg-config --modversion rdkafka)" \
+  --arg libpqxx "$(pkg-config --modversion libpqxx)" \
+  --arg compiler "$(c++ --version | head -1)" \
+  --arg commit "${OUTBOX_BENCH_SOURCE_COMMIT:-$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)}" \
+  --arg source "$src" \
+  --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  --arg quick "$quick" \
+  '{nproc: ($nproc|tonumber), cpu: $cpu, memory: $mem, kernel: $kernel, postgres: $postgres, kafka: $kafka,
+    librdkafka: $librdkafka, libpqxx: $libpqxx, compiler: $compiler, commit: $commit, source: $source,
+    date: $date, quick: ($quick == "1"), source_mode: "poll (tail mode is not built yet)",
+    note: "Postgres, Kafka, the relay and the benchmark share this machine with other workloads"}')
+jq -s --argjson machine "$machine" '
+  def by(k): map(select(.kind == k));
+  {machine: $machine,
+   drain: (by("drain") | map(select(.profiled | not))),
+   kafka_ceiling: by("kafka_ceiling"),
+   pg_ceiling: by("pg_ceiling"),
+   latency: by("latency")}
+  | .summary = [.drain[] as $d
+      | (.kafka_ceiling[] | select(.events == $d.events) | .events_per_s) as $k
+      | (.pg_ceiling[] | select(.events == $d.events) | .events_per_s) as $p
+      | {events: $d.events, relay_events_per_s: $d.events_per_s, kafka_ceiling_events_per_s: $k,
+         pg_ceiling_events_per_s: $p, relay_over_ceiling: ($d.events_per_s / ([$k, $p] | min)),
+         relay_cpu_us_per_event: $d.relay_cpu_us_per_event, relay_peak_rss_mb: $d.relay_peak_rss_mb,
+         load_avg_1m_at_start: $d.load_avg_1m_at_start}]' "$lines" >"$results/results.json"
+
+# Tables (markdown) and plot data.
+jq -r '
+  "| backlog | relay events/s | Kafka ceiling | Postgres ceiling | relay / min | relay CPU µs/event | peak RSS MB | load |",
+  "|---:|---:|---:|---:|---:|---:|---:|---:|",
+  (.summary[] | "| \(.events) | \(.relay_events_per_s|floor) | \(.kafka_ceiling_events_per_s|floor) | \(.pg_ceiling_events_per_s|floor) | \(.relay_over_ceiling*100|floor/100) | \(.relay_cpu_us_per_event*10|floor/10) | \(.relay_peak_rss_mb*10|floor/10) | \(.load_avg_1m_at_start) |"),
+  "",
+  "| offered events/s | events/tx | achieved events/s | p50 ms | p99 ms | p99.9 ms | missing | load |",
+  "|---:|---:|---:|---:|---:|---:|---:|---:|",
+  (.latency[] | "| \(.offered_events_per_s|floor) | \(.events_per_tx) | \(.achieved_events_per_s|floor) | \(.p50_ms*100|floor/100) | \(.p99_ms*100|floor/100) | \(.p999_ms*100|floor/100) | \(.missing) | \(.load_avg_1m_at_start) |")
+' "$results/results.json" >"$results/table.md"
+jq -r '.summary[] | "\(.events) \(.relay_events_per_s) \(.kafka_ceiling_events_per_s) \(.pg_ceiling_events_per_s) \(.relay_cpu_us_per_event) \(.relay_peak_rss_mb)"' \
+  "$results/results.json" >"$work/drain.dat"
+for per_tx in 1 10; do
+  jq -r --argjson t "$per_tx" '.latency[] | select(.events_per_tx == $t) | "\(.offered_events_per_s) \(.p50_ms) \(.p99_ms) \(.p999_ms) \(.achieved_events_per_s)"' \
+    "$results/results.json" >"$work/latency-$per_tx.dat"
+done
+
+gnuplot <<GP
+set terminal pngcairo size 900,540 font ",10" noenhanced
+set grid
+set key top left
+set logscale x
+set xlabel "backlog (events)"
+set output "$results/drain_throughput.png"
+set title "Drain throughput vs ceilings (poll mode; $(nproc) CPUs shared with Postgres and Kafka)"
+set ylabel "events/s"
+set yrange [0:*]
+set offsets 0, 0, graph 0.1, 0
+plot "$work/drain.dat" using 1:2 with linespoints lw 2 title "relay", \
+     "$work/drain.dat" using 1:3 with linespoints title "Kafka ceiling (plain librdkafka)", \
+     "$work/drain.dat" using 1:4 with linespoints title "Postgres ceiling (relay SQL, no Kafka)", \
+     100000 with lines dt 2 title "target 100k/s"
+set offsets 0, 0, 0, 0
+set output "$results/drain_cost.png"
+set title "Relay cost per event and peak RSS vs backlog"
+set ylabel "CPU µs per event"
+set y2label "peak RSS (MB)"
+set y2tics
+set ytics nomirror
+set y2range [0:*]
+plot "$work/drain.dat" using 1:5 with linespoints lw 2 title "relay CPU µs/event", \
+     "$work/drain.dat" using 1:6 axes x1y2 with linespoints title "relay peak RSS MB", \
+     64 axes x1y2 with lines dt 2 title "RSS target 64 MB"
+unset y2label
+unset y2tics
+set ytics mirror
+set output "$results/latency.png"
+set title "Commit-to-broker-ack latency vs offered load"
+set xlabel "offered events/s"
+set ylabel "ms"
+set logscale y
+set xrange [500:40000]
+set yrange [1:*]
+plot "$work/latency-1.dat" using 1:2 with linespoints title "p50, 1 event/tx", \
+     "$work/latency-1.dat" using 1:3 with linespoints title "p99, 1 event/tx", \
+     "$work/latency-1.dat" using 1:4 with linespoints title "p99.9, 1 event/tx", \
+     "$work/latency-10.dat" using 1:2 with linespoints dt 3 title "p50, 10 events/tx", \
+     "$work/latency-10.dat" using 1:3 with linespoints dt 3 title "p99, 10 events/tx", \
+     "$work/latency-10.dat" using 1:4 with linespoints dt 3 title "p99.9, 10 events/tx", \
+     10 with lines dt 2 title "p99 target 10 ms"
+GP
+
+echo
+echo "machine: $(jq -r '.machine | "\(.nproc) CPUs (\(.cpu)), \(.memory), \(.postgres), \(.kafka), librdkafka \(.librdkafka)"' "$results/results.json")"
+cat "$results/table.md"
+log "wrote $results/results.json, table.md and plots"
