@@ -1,0 +1,49 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <pqxx/connection_base>
+
+namespace outbox::sdk {
+
+/// Thrown when a migration cannot be applied or the recorded history does not
+/// match the migrations this binary carries.
+class MigrationError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Thrown for a schema, table or column name that is not a plain lower-case
+/// SQL identifier ([a-z_][a-z0-9_]*, at most 48 characters).
+class InvalidIdentifier : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// Checks `name` and returns it double-quoted, ready to splice into SQL.
+/// `what` names the setting in the error message.
+std::string QuoteIdentifier(const std::string& name, const std::string& what = "identifier");
+
+/// The NOTIFY channel the outbox trigger of `schema` signals on each insert.
+std::string NotifyChannel(const std::string& schema);
+
+struct AppliedMigration {
+  int version;
+  std::string name;
+};
+
+/// Applies, in order and each in its own transaction, every migration of this
+/// build not yet recorded in `<schema>.schema_migrations`. Safe to run from
+/// several processes at once (advisory lock) and a no-op when up to date.
+/// Returns the migrations it applied now.
+std::vector<AppliedMigration> Migrate(pqxx::connection_base& conn, const std::string& schema = "outbox");
+
+/// Highest migration version recorded in `schema`, or 0 when none.
+int CurrentSchemaVersion(pqxx::connection_base& conn, const std::string& schema = "outbox");
+
+/// Highest migration version this build carries.
+int LatestSchemaVersion();
+
+}  // namespace outbox::sdk
