@@ -1,0 +1,85 @@
+#include "cli/cli.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <pqxx/except>
+#include <spdlog/spdlog.h>
+
+#include "check/check_command.hpp"
+#include "cli/commands.hpp"
+#include "cli/dlq.hpp"
+#include "cli/status.hpp"
+#include "config/config.hpp"
+#include "log/logging.hpp"
+
+namespace outbox::relay {
+
+int RunCli(int argc, char** argv) {
+  InstallStopHandlers();
+  CLI::App app{"outbox-relay: publishes a PostgreSQL transactional outbox to Kafka, at least once, in order per key"};
+  app.require_subcommand(1);
+  std::string config_path = "relay.toml";
+  app.add_option("-c,--config", config_path, "TOML configuration file")->capture_default_str();
+
+  auto* run = app.add_subcommand("run", "Publish outbox events until SIGTERM/SIGINT, then drain and exit 0");
+  auto* migrate = app.add_subcommand("migrate", "Create or upgrade the outbox tables (idempotent)");
+  auto* check = app.add_subcommand("check-config", "Validate the configuration file and exit");
+  auto* dlq = app.add_subcommand("dlq", "Dead-lettered events: list, requeue ID or skip ID");
+  std::string dlq_action, dlq_id;
+  dlq->add_option("action", dlq_action, "list | requeue | skip")
+      ->required()
+      ->check(CLI::IsMember({"list", "requeue", "skip"}));
+  dlq->add_option("id", dlq_id, "event id (requeue, skip)");
+  auto* status = app.add_subcommand("status", "Print backlog, oldest unpublished age, dead letters, schema version");
+  bool status_json = false;
+  status->add_flag("--json", status_json, "Print one JSON object instead of text");
+  auto* check_events = app.add_subcommand(
+      "check", "Compare the outbox (cleanup = \"mark\") with its topics: lost, phantom, duplicate, reordered events");
+  CheckOptions check_options;
+  check_events->add_option("--since", check_options.since, "Events created since: RFC 3339 time or -30m, -1h, -2d");
+  check_events->add_option("--timeout-ms", check_options.timeout_ms, "Read Kafka up to the high watermarks within this")
+      ->check(CLI::Range(1LL, 86400000LL))
+      ->capture_default_str();
+  check_events->add_option("--json", check_options.json_path, "Also write the figures as a JSON object to FILE");
+  (void)run;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+
+  Config config;
+  try {
+    config = LoadConfig(config_path);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "outbox-relay: %s\n", e.what());
+    return kExitUsage;
+  }
+  if (dlq->parsed() && dlq_action != "list" && dlq_id.empty()) {
+    std::fprintf(stderr, "outbox-relay: dlq %s: needs the event id; see `outbox-relay dlq list`\n", dlq_action.c_str());
+    return kExitUsage;
+  }
+  if (check->parsed()) {
+    std::printf("%s: ok\n", config_path.c_str());
+    return kExitOk;
+  }
+  SetupLogging(config.log.level, config.log.format);
+  try {
+    if (migrate->parsed()) return MigrateCommand(config);
+    if (dlq->parsed()) return DlqCommand(config, dlq_action, dlq_id);
+    if (status->parsed()) return StatusCommand(config, status_json);
+    if (check_events->parsed()) return CheckCommand(config, check_options);
+    return RunCommand(config);
+  } catch (const ConfigError& e) {
+    spdlog::critical("{}: {}", config_path, e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", OneLine(e.what()));
+    return kExitRuntime;
+  }
+}
+
+}  // namespace outbox::relay

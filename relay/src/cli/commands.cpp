@@ -1,0 +1,73 @@
+#include "cli/commands.hpp"
+
+#include <atomic>
+#include <csignal>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/cli.hpp"
+#include "config/config.hpp"
+#include "http/metrics_server.hpp"
+#include "outbox/migrations.hpp"
+#include "pg/pg_connect.hpp"
+#include "pipeline/relay.hpp"
+
+namespace outbox::relay {
+namespace {
+
+std::atomic<Relay*> g_relay{nullptr};
+volatile std::sig_atomic_t g_stop_pending = 0;
+
+extern "C" void OnStopSignal(int) {
+  g_stop_pending = 1;
+  if (Relay* r = g_relay.load()) r->RequestStop();
+}
+
+}  // namespace
+
+void InstallStopHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+int RunCommand(const Config& config) {
+  // Accepted by the configuration format, not built yet: refuse rather than ignore.
+  if (config.source.mode == SourceMode::kTail) {
+    throw ConfigError("source.mode: \"tail\" is not available in this release; Hint: use \"poll\" (the default)");
+  }
+  Relay relay(config);
+  // Declared after the relay, so it stops (and stops reading its stats) before the relay is destroyed.
+  std::unique_ptr<MetricsServer> http;
+  if (!config.http.listen.empty()) {
+    http = std::make_unique<MetricsServer>(config.http, relay.stats());
+    http->Start();
+  }
+  g_relay = &relay;
+  // A signal that came before the relay existed still stops it (cleanly, at once).
+  if (g_stop_pending) relay.RequestStop();
+  int rc = kExitRuntime;
+  try {
+    rc = relay.Run();
+  } catch (...) {
+    g_relay = nullptr;
+    throw;
+  }
+  g_relay = nullptr;
+  return rc;
+}
+
+int MigrateCommand(const Config& config) {
+  auto conn = PgConnect(config.postgres, "migrate");
+  auto applied = sdk::Migrate(*conn, config.outbox.schema);
+  for (const auto& m : applied) spdlog::info("migrate: applied {}", m.name);
+  spdlog::info("migrate: schema '{}' is at version {} ({} applied now)", config.outbox.schema,
+               sdk::CurrentSchemaVersion(*conn, config.outbox.schema), applied.size());
+  return kExitOk;
+}
+
+}  // namespace outbox::relay

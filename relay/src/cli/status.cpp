@@ -1,0 +1,155 @@
+#include "cli/status.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/except>
+#include <pqxx/nontransaction>
+
+#include "cli/cli.hpp"
+#include "config/config.hpp"
+#include "outbox/migrations.hpp"
+#include "pg/outbox_sql.hpp"
+#include "pg/pg_connect.hpp"
+
+namespace outbox::relay {
+namespace {
+
+struct Status {
+  std::string table;  // schema.table, unquoted, for people
+  bool table_exists = false;
+  int64_t backlog_rows = 0;
+  std::optional<double> oldest_age_seconds;  // none: no unpublished row, or no created_at column
+  std::string dead_letter_table;
+  std::optional<int64_t> dead_letters;  // none: no dead-letter table
+  int schema_version = 0;
+  int latest_schema_version = 0;
+};
+
+/// libpq's messages span lines ("...failed: Connection refused\n\tIs the server running..."): make one.
+std::string OneLine(const std::string& s) {
+  std::string out;
+  bool blank = false;
+  for (char c : s) {
+    const bool space = c == '\n' || c == '\r' || c == '\t' || c == ' ';
+    if (space) {
+      blank = !out.empty();
+      continue;
+    }
+    if (blank) out += ' ';
+    blank = false;
+    out += c;
+  }
+  return out;
+}
+
+bool RelationExists(pqxx::connection_base& conn, const std::string& quoted_name) {
+  pqxx::nontransaction tx(conn);
+  return tx.exec_params1("SELECT to_regclass($1) IS NOT NULL", quoted_name)[0].as<bool>();
+}
+
+Status Read(const Config& config, pqxx::connection_base& conn) {
+  const OutboxConfig& o = config.outbox;
+  Status s;
+  s.table = o.schema + "." + o.table;
+  s.dead_letter_table = o.schema + ".dead_letter";
+  s.schema_version = sdk::CurrentSchemaVersion(conn, o.schema);
+  s.latest_schema_version = sdk::LatestSchemaVersion();
+  const std::string schema = sdk::QuoteIdentifier(o.schema, "outbox.schema");
+  s.table_exists = RelationExists(conn, schema + "." + sdk::QuoteIdentifier(o.table, "outbox.table"));
+  if (s.table_exists) {
+    const OutboxSql sql = OutboxSql::Build(o, conn);
+    const std::string age = o.columns.created_at.empty()
+                                ? std::string("NULL::float8")
+                                : "extract(epoch FROM now() - " +
+                                      sdk::QuoteIdentifier(o.columns.created_at, "outbox.columns.created_at") +
+                                      ")::float8";
+    pqxx::nontransaction tx(conn);
+    const auto r =
+        tx.exec1("SELECT (SELECT count(*) FROM " + sql.table + " WHERE true" + sql.unpublished + "), (SELECT " + age +
+                 " FROM " + sql.table + " WHERE true" + sql.unpublished + " ORDER BY " + sql.seq + " LIMIT 1)");
+    s.backlog_rows = r[0].as<int64_t>();
+    if (!r[1].is_null()) s.oldest_age_seconds = std::max(0.0, r[1].as<double>());
+  }
+  const std::string dead_letter = schema + ".dead_letter";
+  if (RelationExists(conn, dead_letter)) {
+    pqxx::nontransaction tx(conn);
+    s.dead_letters = tx.exec1("SELECT count(*) FROM " + dead_letter)[0].as<int64_t>();
+  }
+  return s;
+}
+
+void PrintText(const Config& config, const Status& s) {
+  const char* row = "%-24s %s\n";
+  std::printf(row, "outbox table:", s.table.c_str());
+  if (s.table_exists) {
+    std::printf(row, "backlog rows:", std::to_string(s.backlog_rows).c_str());
+  } else {
+    std::printf(row, "backlog rows:", "n/a (no such table; run `outbox-relay migrate`)");
+  }
+  std::string age = "n/a (no unpublished rows)";
+  if (s.oldest_age_seconds) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.1f s", *s.oldest_age_seconds);
+    age = buf;
+  } else if (s.table_exists && s.backlog_rows > 0) {
+    age = "n/a (outbox.columns.created_at is \"\")";
+  } else if (!s.table_exists) {
+    age = "n/a";
+  }
+  std::printf(row, "oldest unpublished age:", age.c_str());
+  const std::string dead =
+      s.dead_letters ? std::to_string(*s.dead_letters) : "n/a (no table " + s.dead_letter_table + ")";
+  std::printf(row, "dead-lettered events:", dead.c_str());
+  std::string version = std::to_string(s.schema_version);
+  if (s.schema_version < s.latest_schema_version) {
+    version += " (this build carries " + std::to_string(s.latest_schema_version) + "; run `outbox-relay migrate`)";
+  } else {
+    version += " (latest)";
+  }
+  std::printf(row, "schema version:", version.c_str());
+  std::printf(row, "slot lag:",
+              config.source.mode == SourceMode::kPoll ? "n/a (poll mode)" : "n/a (tail mode is not available yet)");
+}
+
+void PrintJson(const Config& config, const Status& s) {
+  nlohmann::json j;
+  j["outbox_table"] = s.table;
+  j["outbox_table_exists"] = s.table_exists;
+  j["backlog_rows"] = s.table_exists ? nlohmann::json(s.backlog_rows) : nlohmann::json(nullptr);
+  j["oldest_unpublished_age_seconds"] =
+      s.oldest_age_seconds ? nlohmann::json(*s.oldest_age_seconds) : nlohmann::json(nullptr);
+  j["dead_lettered_events"] = s.dead_letters ? nlohmann::json(*s.dead_letters) : nlohmann::json(nullptr);
+  j["schema_version"] = s.schema_version;
+  j["latest_schema_version"] = s.latest_schema_version;
+  j["source_mode"] = config.source.mode == SourceMode::kPoll ? "poll" : "tail";
+  j["slot_lag_bytes"] = nullptr;
+  std::printf("%s\n", j.dump().c_str());
+}
+
+}  // namespace
+
+int StatusCommand(const Config& config, bool json) {
+  std::unique_ptr<pqxx::connection> conn;
+  try {
+    conn = PgConnect(config.postgres, "status");
+  } catch (const pqxx::broken_connection& e) {
+    std::fprintf(stderr, "outbox-relay: status: cannot connect to Postgres (%s): %s\n",
+                 RedactDsn(config.postgres.dsn).c_str(), OneLine(e.what()).c_str());
+    return kExitRuntime;
+  }
+  const Status s = Read(config, *conn);
+  if (json) {
+    PrintJson(config, s);
+  } else {
+    PrintText(config, s);
+  }
+  return kExitOk;
+}
+
+}  // namespace outbox::relay

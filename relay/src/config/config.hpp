@@ -1,0 +1,117 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace outbox::relay {
+
+/// A configuration error. what() is one line naming the key and how to fix it,
+/// e.g. "source.batch_size: must be between 1 and 100000, got 0".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Column names of the outbox table; defaults match migrations/0001_outbox.sql.
+/// Remap them to run against an existing (e.g. Debezium-style) table.
+struct ColumnNames {
+  std::string seq = "seq";                       ///< ordering/progress column (bigint, DEFAULT <schema>.outbox_next_seq())
+  std::string id = "id";                         ///< event id (uuid), the consumers' dedup key
+  std::string aggregate_type = "aggregate_type";
+  std::string aggregate_id = "aggregate_id";     ///< Kafka record key
+  std::string event_type = "event_type";         ///< "" = column absent
+  std::string payload = "payload";
+  std::string headers = "headers";               ///< jsonb object; "" = column absent
+  std::string topic = "topic";                   ///< per-row topic override; "" = column absent
+  std::string created_at = "created_at";         ///< "" = column absent
+  std::string published_at = "published_at";     ///< needed only for cleanup = "mark"
+};
+
+enum class Cleanup { kDelete, kMark };
+enum class SourceMode { kPoll, kTail };
+enum class LogFormat { kText, kJson };
+
+struct PostgresConfig {
+  std::string dsn;  ///< from postgres.dsn, postgres.dsn_file or OUTBOX_PG_DSN (env wins)
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds reconnect_backoff_max{10000};
+};
+
+struct OutboxConfig {
+  std::string schema = "outbox";
+  std::string table = "outbox";
+  ColumnNames columns;
+  Cleanup cleanup = Cleanup::kDelete;
+  std::chrono::seconds retention{7 * 24 * 3600};  ///< cleanup = "mark": published rows older than this are deleted
+  std::string notify_channel;                     ///< "" = sdk::NotifyChannel(schema)
+};
+
+struct SourceConfig {
+  SourceMode mode = SourceMode::kPoll;
+  size_t batch_size = 1000;                            ///< rows claimed per poll
+  std::chrono::milliseconds poll_interval{500};        ///< fallback when no NOTIFY arrives
+  size_t max_in_flight = 20000;                        ///< events handed to Kafka but not yet acknowledged
+  size_t ack_batch_size = 1000;                        ///< acknowledge in Postgres after this many confirmations...
+  std::chrono::milliseconds ack_interval{20};          ///< ...or after this long, whichever comes first
+  std::string slot_name = "outbox_relay";              ///< tail mode
+  std::string publication_name = "outbox_relay";       ///< tail mode
+};
+
+struct KafkaConfig {
+  std::string brokers;                                          ///< required
+  std::string topic_template = "outbox.event.${aggregate_type}";
+  std::chrono::milliseconds delivery_timeout{120000};           ///< message.timeout.ms
+  std::map<std::string, std::string> properties;                ///< passed to librdkafka as is (validated there)
+};
+
+struct LogConfig {
+  std::string level = "info";  ///< trace, debug, info, warn, error
+  LogFormat format = LogFormat::kText;
+  std::chrono::seconds progress_interval{10};  ///< one-line progress summary; 0 = off
+};
+
+struct ShutdownConfig {
+  std::chrono::milliseconds drain_timeout{10000};  ///< SIGTERM: flush in-flight events within this deadline
+};
+
+struct DeadLetterConfig {
+  uint32_t max_attempts = 3;  ///< permanent broker rejections before an event moves to <schema>.dead_letter
+  bool hold_key = true;       ///< hold later events of a dead-lettered event's key (keeps its order)
+};
+
+struct HttpConfig {
+  std::string listen;  ///< "host:port" for /metrics, /healthz, /readyz; "" = off
+  /// /readyz fails when unpublished rows are older than this and nothing was acknowledged for this long.
+  std::chrono::milliseconds ready_max_lag{60000};
+};
+
+struct Config {
+  PostgresConfig postgres;
+  OutboxConfig outbox;
+  SourceConfig source;
+  KafkaConfig kafka;
+  LogConfig log;
+  ShutdownConfig shutdown;
+  DeadLetterConfig dead_letter;
+  HttpConfig http;
+};
+
+/// Reads and validates a TOML file (reference: docs/configuration.md). Environment overrides:
+/// OUTBOX_PG_DSN, OUTBOX_KAFKA_BROKERS, OUTBOX_KAFKA_SASL_PASSWORD (empty = unset); secrets may
+/// also come from postgres.dsn_file and kafka.properties values of the form "file:/path" for
+/// sasl.password, ssl.key.password, ssl.keystore.password and sasl.oauthbearer.client.secret.
+/// Throws ConfigError with a one-line message "<path>: <key>: <reason>".
+Config LoadConfig(const std::string& path);
+
+/// Same as LoadConfig for TOML text already in memory (`origin` names it in errors).
+Config ParseConfig(const std::string& toml_text, const std::string& origin = "config");
+
+/// The DSN with any password replaced by "***", for logs.
+std::string RedactDsn(const std::string& dsn);
+
+}  // namespace outbox::relay

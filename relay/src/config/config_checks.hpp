@@ -1,0 +1,30 @@
+#pragma once
+
+// Private to relay/src/config: value checks. Each returns "" when the value is
+// fine, otherwise the reason, which the caller prefixes with origin and key.
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "config/config_reader.hpp"
+
+namespace outbox::relay::config_internal {
+
+/// Schema, table, column, slot, publication and channel names are spliced into SQL,
+/// so they must match [a-z_][a-z0-9_]{0,47} (no quoting needed, no injection possible).
+std::string IdentifierProblem(const std::string& value);
+
+/// Only Kafka's topic characters [a-zA-Z0-9._-] plus the ${aggregate_type} placeholder.
+std::string TopicTemplateProblem(const std::string& value);
+
+/// "host:port" with port 1..65535 (IPv6 hosts in brackets), or "" for off.
+std::string ListenProblem(const std::string& value);
+
+/// A comma-separated broker list without empty entries; `normalized` gets it with blanks trimmed.
+std::string BrokersProblem(const std::string& value, std::string& normalized);
+
+/// outbox.retention: a string "<n>d", "<n>h", "<n>m", "<n>s" or an integer number of seconds, 1s..3650d.
+std::optional<std::chrono::seconds> ReadRetention(const TableReader& table, const char* key);
+
+}  // namespace outbox::relay::config_internal

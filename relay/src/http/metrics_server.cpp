@@ -1,0 +1,124 @@
+#include "http/metrics_server.hpp"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include "http/prometheus.hpp"
+#include "http/readiness.hpp"
+#include "pipeline/stats.hpp"
+
+namespace outbox::relay {
+namespace {
+
+constexpr size_t kServerThreads = 4;     // scrapes and probes are cheap; a few concurrent clients at most
+constexpr time_t kKeepAliveSeconds = 2;  // also bounds how long Stop() waits for an idle connection
+
+int64_t UnixMillis() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// Splits a validated http.listen ("host:port", "[v6]:port") into host and port.
+std::pair<std::string, int> SplitListen(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return {host, std::stoi(listen.substr(colon + 1))};
+}
+
+}  // namespace
+
+struct MetricsServer::Impl {
+  HttpConfig config;
+  const RelayStats& stats;
+  httplib::Server server;
+  std::thread thread;
+  std::atomic<bool> thread_done{false};
+  int port = 0;
+  int64_t started_unix_ms = 0;
+
+  Impl(HttpConfig c, const RelayStats& s) : config(std::move(c)), stats(s) {}
+};
+
+MetricsServer::MetricsServer(HttpConfig config, const RelayStats& stats)
+    : impl_(std::make_unique<Impl>(std::move(config), stats)) {}
+
+MetricsServer::~MetricsServer() noexcept { Stop(); }
+
+int MetricsServer::port() const { return impl_->port; }
+
+void MetricsServer::Start() {
+  Impl& d = *impl_;
+  if (d.thread.joinable()) return;
+  d.started_unix_ms = UnixMillis();
+  auto& server = d.server;
+  server.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
+  server.set_keep_alive_timeout(kKeepAliveSeconds);
+  server.set_read_timeout(5, 0);
+  server.set_write_timeout(5, 0);
+  server.set_payload_max_length(4096);
+  // httplib's default also sets SO_REUSEPORT, which would let a second relay
+  // bind the same port and silently take half of the scrapes: reuse only TIME_WAIT addresses.
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+
+  const RelayStats& stats = d.stats;
+  server.Get("/metrics", [&stats](const httplib::Request&, httplib::Response& res) {
+    res.set_content(RenderPrometheus(stats), kPrometheusContentType);
+  });
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain; charset=utf-8");
+  });
+  server.Get("/readyz", [&d](const httplib::Request&, httplib::Response& res) {
+    const Readiness r = EvaluateReadiness(d.stats, d.config.ready_max_lag, UnixMillis(), d.started_unix_ms);
+    res.status = r.ready ? 200 : 503;
+    res.set_content(r.reason + "\n", "text/plain; charset=utf-8");
+  });
+  server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("outbox-relay: /metrics /healthz /readyz\n", "text/plain; charset=utf-8");
+  });
+
+  const auto [host, port] = SplitListen(d.config.listen);
+  // Port 0 (not allowed by the configuration, used by tests): any free port.
+  const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+  if (bound <= 0) {
+    throw std::runtime_error("http.listen: cannot listen on \"" + d.config.listen +
+                             "\"; Hint: is the port already in use, or the host not an address of this machine?");
+  }
+  d.port = bound;
+  d.thread = std::thread([&d] {
+    d.server.listen_after_bind();
+    d.thread_done = true;
+  });
+  // httplib's stop() is a no-op until the accept loop runs: wait for it, so a
+  // Stop() right after Start() cannot leave the thread blocked in accept.
+  for (int i = 0; i < 5000 && !server.is_running() && !d.thread_done; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  spdlog::info("http: serving /metrics, /healthz and /readyz on {}", d.config.listen);
+}
+
+void MetricsServer::Stop() noexcept {
+  Impl& d = *impl_;
+  if (!d.thread.joinable()) return;
+  try {
+    d.server.stop();
+    d.thread.join();
+    spdlog::debug("http: stopped");
+  } catch (const std::exception& e) {
+    spdlog::error("http: cannot stop the server: {}", e.what());
+  }
+}
+
+}  // namespace outbox::relay

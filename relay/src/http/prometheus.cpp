@@ -1,0 +1,156 @@
+#include "http/prometheus.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
+#include "pipeline/stats.hpp"
+
+namespace outbox::relay {
+namespace {
+
+/// Appends metric families to one text body.
+class Writer {
+ public:
+  void Counter(const char* name, const char* help, double value) {
+    Header(name, help, "counter");
+    Sample(name, "", value);
+  }
+  void Gauge(const char* name, const char* help, double value) {
+    Header(name, help, "gauge");
+    Sample(name, "", value);
+  }
+  /// A gauge without a sample while its value is unknown (negative).
+  void GaugeIfKnown(const char* name, const char* help, int64_t raw, double value) {
+    Header(name, help, "gauge");
+    if (raw >= 0) Sample(name, "", value);
+  }
+  void LabeledCounters(const char* name, const char* help, const char* label,
+                       const std::map<std::string, uint64_t>& values) {
+    Header(name, help, "counter");
+    for (const auto& [label_value, n] : values) {
+      Sample(name, std::string(label) + "=\"" + EscapeLabelValue(label_value) + "\"", static_cast<double>(n));
+    }
+  }
+  void HistogramFamily(const char* name, const char* help, const Histogram& h) {
+    Header(name, help, "histogram");
+    const auto counts = h.Counts();
+    const auto& bounds = h.bounds();
+    // _count is the +Inf bucket, summed from the same snapshot, so the two always agree.
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < counts.size(); ++i) {
+      cumulative += counts[i];
+      const double le = i < bounds.size() ? bounds[i] : INFINITY;
+      Sample(std::string(name) + "_bucket", "le=\"" + FormatSampleValue(le) + "\"", static_cast<double>(cumulative));
+    }
+    Sample(std::string(name) + "_sum", "", h.Sum());
+    Sample(std::string(name) + "_count", "", static_cast<double>(cumulative));
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  void Header(const char* name, const char* help, const char* type) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;  // constant text: no backslashes or newlines to escape
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  void Sample(const std::string& name, const std::string& labels, double value) {
+    out_ += name;
+    if (!labels.empty()) out_ += "{" + labels + "}";
+    out_ += ' ';
+    out_ += FormatSampleValue(value);
+    out_ += '\n';
+  }
+
+  std::string out_;
+};
+
+}  // namespace
+
+std::string EscapeLabelValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string FormatSampleValue(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.0f", value);
+    return buf;
+  }
+  char buf[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, value);
+    if (std::strtod(buf, nullptr) == value) break;
+  }
+  return buf;
+}
+
+std::string RenderPrometheus(const RelayStats& s) {
+  Writer w;
+  w.LabeledCounters("outbox_relay_events_published_total", "Events the broker confirmed, by topic.", "topic",
+                    s.published_by_topic.Snapshot());
+  w.LabeledCounters("outbox_relay_publish_errors_total",
+                    "Failed deliveries, by librdkafka error name (\"bad_row\": a row that cannot become a record).",
+                    "reason", s.errors_by_reason.Snapshot());
+  w.Counter("outbox_relay_events_read_total", "Outbox rows read from Postgres (re-reads after a resync included).",
+            static_cast<double>(s.read.load()));
+  w.Counter("outbox_relay_events_acked_total", "Events acknowledged in Postgres (rows deleted or marked).",
+            static_cast<double>(s.acked.load()));
+  w.Counter("outbox_relay_dead_lettered_total", "Events moved to the dead-letter table.",
+            static_cast<double>(s.dead_lettered.load()));
+  w.Gauge("outbox_relay_held_events", "Events held behind a dead-lettered event of their key.",
+          static_cast<double>(s.held.load()));
+  w.Gauge("outbox_relay_in_flight_events", "Events handed to the producer without a delivery report yet.",
+          static_cast<double>(s.in_flight.load()));
+  const int64_t backlog = s.backlog_rows.load();
+  w.GaugeIfKnown("outbox_relay_backlog_rows", "Unpublished outbox rows, in flight included (measured every 2 s).",
+                 backlog, static_cast<double>(backlog));
+  const int64_t oldest_ms = s.oldest_age_ms.load();
+  w.GaugeIfKnown("outbox_relay_oldest_unpublished_age_seconds",
+                 "Age of the oldest unpublished outbox row, 0 when there is none (measured every 2 s).", oldest_ms,
+                 static_cast<double>(oldest_ms) / 1000.0);
+  w.HistogramFamily("outbox_relay_commit_to_ack_seconds",
+                    "From the writing transaction's created_at to the broker's confirmation.", s.commit_to_ack_seconds);
+  w.HistogramFamily("outbox_relay_poll_batch_rows", "Rows per non-empty poll of the outbox.", s.batch_rows);
+  w.Gauge("outbox_relay_producer_queue_records", "Records inside librdkafka's queue, not yet confirmed.",
+          static_cast<double>(s.producer_queue.load()));
+  w.Counter("outbox_relay_postgres_reconnects_total", "Reconnections to Postgres after a lost connection.",
+            static_cast<double>(s.pg_reconnects.load()));
+  w.Counter("outbox_relay_resyncs_total",
+            "Times the relay re-read the outbox from its first row after a failed delivery or a reconnect.",
+            static_cast<double>(s.resyncs.load()));
+  w.Counter("outbox_relay_producer_rebuilds_total", "Kafka producers rebuilt after a fatal librdkafka error.",
+            static_cast<double>(s.producer_rebuilds.load()));
+  w.Gauge("outbox_relay_postgres_up", "1 when the relay's Postgres connections are up.", s.pg_connected.load() ? 1 : 0);
+  w.Gauge("outbox_relay_kafka_up", "1 when at least one Kafka broker is reachable (librdkafka's view).",
+          s.kafka_connected.load() ? 1 : 0);
+  w.Gauge("outbox_relay_last_ack_timestamp_seconds",
+          "Unix time of the last acknowledgement in Postgres, 0 before the first.",
+          static_cast<double>(s.last_ack_unix_ms.load()) / 1000.0);
+  return w.Take();
+}
+
+}  // namespace outbox::relay

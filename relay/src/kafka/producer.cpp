@@ -1,0 +1,240 @@
+#include "kafka/producer.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+
+#include <spdlog/spdlog.h>
+
+#include "config/config.hpp"
+#include "kafka/rdkafka_handles.hpp"
+
+namespace outbox::relay {
+
+const char* ToString(DeliveryStatus status) {
+  switch (status) {
+    case DeliveryStatus::kOk: return "ok";
+    case DeliveryStatus::kRetriable: return "retriable";
+    case DeliveryStatus::kPermanent: return "permanent";
+    case DeliveryStatus::kFatal: return "fatal";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Errors after which the same record can never succeed as is. Everything else
+// (timeouts, transport errors, NOT_ENOUGH_REPLICAS, leader changes, ...) is
+// retriable: the row stays and is published again.
+DeliveryStatus Classify(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+      return DeliveryStatus::kOk;
+    case RD_KAFKA_RESP_ERR__FATAL:
+      return DeliveryStatus::kFatal;
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+      return DeliveryStatus::kPermanent;
+    default:
+      return DeliveryStatus::kRetriable;
+  }
+}
+
+std::string ErrorText(rd_kafka_resp_err_t err) {
+  return std::string(rd_kafka_err2name(err)) + ": " + rd_kafka_err2str(err);
+}
+
+void Set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+    throw KafkaError("kafka.properties." + key + ": " + err);
+  }
+}
+
+}  // namespace
+
+struct Producer::Impl {
+  rdk::KafkaPtr rk;
+  int event_pipe[2] = {-1, -1};
+  std::vector<DeliveryReport>* sink = nullptr;  // set only during Poll/Flush
+  std::vector<DeliveryReport> early;            // reports served outside Poll (librdkafka internals)
+  std::atomic<bool> fatal{false};
+  std::atomic<bool> brokers_down{false};
+
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    DeliveryReport r;
+    r.token = reinterpret_cast<intptr_t>(m->_private);
+    r.status = Classify(m->err);
+    r.topic = rd_kafka_topic_name(m->rkt);
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      r.error = ErrorText(m->err);
+      r.error_name = rd_kafka_err2name(m->err);
+      if (r.status == DeliveryStatus::kRetriable && rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_PERSISTED) {
+        r.error += " (status: persisted)";
+      }
+    }
+    r.partition = m->partition;
+    r.offset = m->offset;
+    r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) self->brokers_down = false;
+    (self->sink ? *self->sink : self->early).push_back(std::move(r));
+  }
+
+  static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      char buf[512];
+      rd_kafka_fatal_error(rk, buf, sizeof buf);
+      self->fatal = true;
+      spdlog::error("kafka: fatal producer error: {}", buf);
+    } else {
+      // Transient (broker down, all brokers down, ...): librdkafka retries by itself.
+      if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) self->brokers_down = true;
+      spdlog::warn("kafka: {}: {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)), reason);
+    }
+  }
+
+  static void OnLog(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+    // syslog levels: 0-3 error, 4 warning, 5-6 info, 7 debug.
+    auto lvl = level <= 3 ? spdlog::level::err
+                          : level == 4 ? spdlog::level::warn : level <= 6 ? spdlog::level::info : spdlog::level::debug;
+    spdlog::log(lvl, "librdkafka {}: {}", fac, buf);
+  }
+};
+
+Producer::Producer(const KafkaConfig& config) : impl_(std::make_unique<Impl>()) {
+  rdk::ConfPtr conf(rd_kafka_conf_new());
+  // Throughput defaults a user may override in [kafka.properties].
+  Set(conf.get(), "linger.ms", "5");
+  Set(conf.get(), "batch.num.messages", "10000");
+  Set(conf.get(), "queue.buffering.max.messages", "1000000");
+  // murmur2 hashing of the key, as the Java client: Java and C++ producers agree on partitions.
+  Set(conf.get(), "partitioner", "murmur2_random");
+  Set(conf.get(), "socket.keepalive.enable", "true");
+  for (const auto& [key, value] : config.properties) Set(conf.get(), key, value);
+  // Owned by the relay: config validation already refuses user values for these.
+  Set(conf.get(), "bootstrap.servers", config.brokers);
+  Set(conf.get(), "enable.idempotence", "true");
+  Set(conf.get(), "acks", "all");
+  Set(conf.get(), "message.timeout.ms", std::to_string(config.delivery_timeout.count()));
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), &Impl::OnDelivery);
+  rd_kafka_conf_set_error_cb(conf.get(), &Impl::OnError);
+  rd_kafka_conf_set_log_cb(conf.get(), &Impl::OnLog);
+  rd_kafka_conf_set_opaque(conf.get(), impl_.get());
+
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err);
+  if (rk == nullptr) throw KafkaError(std::string("kafka: cannot create producer: ") + err);
+  conf.release();  // owned by rk now
+  impl_->rk.reset(rk);
+
+  if (pipe2(impl_->event_pipe, O_NONBLOCK | O_CLOEXEC) != 0) throw KafkaError("kafka: pipe2 failed");
+  rdk::QueuePtr main_queue(rd_kafka_queue_get_main(rk));
+  rd_kafka_queue_io_event_enable(main_queue.get(), impl_->event_pipe[1], "1", 1);
+}
+
+Producer::~Producer() noexcept {
+  if (impl_->rk) {
+    rdk::QueuePtr main_queue(rd_kafka_queue_get_main(impl_->rk.get()));
+    rd_kafka_queue_io_event_enable(main_queue.get(), -1, nullptr, 0);
+    rd_kafka_purge(impl_->rk.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    impl_->rk.reset();
+  }
+  for (int fd : impl_->event_pipe) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+DeliveryReport Producer::Produce(const KafkaRecord& record, int64_t token) {
+  DeliveryReport r;
+  r.token = token;
+  rdk::HeadersPtr headers(rd_kafka_headers_new(record.headers.size()));
+  for (const auto& [name, value] : record.headers) {
+    rd_kafka_header_add(headers.get(), name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                        static_cast<ssize_t>(value.size()));
+  }
+  const void* value = record.value ? record.value->data() : nullptr;
+  const size_t value_len = record.value ? record.value->size() : 0;
+  rd_kafka_resp_err_t err = rd_kafka_producev(
+      impl_->rk.get(), RD_KAFKA_V_TOPIC(record.topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_KEY(record.key.data(), record.key.size()), RD_KAFKA_V_VALUE(const_cast<void*>(value), value_len),
+      RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(token))),
+      RD_KAFKA_V_END);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    headers.release();  // owned by the message now
+    return r;
+  }
+  r.status = err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? DeliveryStatus::kRetriable : Classify(err);
+  r.error = ErrorText(err);
+  r.error_name = rd_kafka_err2name(err);
+  r.topic = record.topic;
+  return r;
+}
+
+size_t Producer::Poll(int timeout_ms, std::vector<DeliveryReport>& out) {
+  const size_t before = out.size();
+  char drain[64];
+  while (read(impl_->event_pipe[0], drain, sizeof drain) > 0) {
+  }
+  for (auto& r : impl_->early) out.push_back(std::move(r));
+  impl_->early.clear();
+  impl_->sink = &out;
+  // The io-event fires only when the queue goes from empty to non-empty, so
+  // serve until it is empty again.
+  int served = rd_kafka_poll(impl_->rk.get(), timeout_ms);
+  while (served > 0) served = rd_kafka_poll(impl_->rk.get(), 0);
+  impl_->sink = nullptr;
+  return out.size() - before;
+}
+
+bool Producer::BrokersDown() {
+  if (!impl_->brokers_down) return false;
+  // Confirm with a short metadata request: librdkafka reports brokers going
+  // down, not coming back, and an idle relay has no deliveries to tell it.
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(impl_->rk.get(), 0, nullptr, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_metadata_destroy(md);
+    impl_->brokers_down = false;
+  }
+  return impl_->brokers_down;
+}
+
+int Producer::EventFd() const { return impl_->event_pipe[0]; }
+
+bool Producer::IsFatal(std::string* reason) const {
+  if (!impl_->fatal) return false;
+  if (reason != nullptr) {
+    char buf[512];
+    rd_kafka_fatal_error(impl_->rk.get(), buf, sizeof buf);
+    *reason = buf;
+  }
+  return true;
+}
+
+size_t Producer::OutQueueLength() const { return static_cast<size_t>(rd_kafka_outq_len(impl_->rk.get())); }
+
+void Producer::Flush(int timeout_ms, std::vector<DeliveryReport>& out) {
+  impl_->sink = &out;
+  rd_kafka_flush(impl_->rk.get(), timeout_ms);
+  impl_->sink = nullptr;
+  Poll(0, out);
+}
+
+void Producer::InjectFatalError(const std::string& reason) {
+  rd_kafka_test_fatal_error(impl_->rk.get(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason.c_str());
+}
+
+void Producer::PurgeAll(std::vector<DeliveryReport>& out) {
+  rd_kafka_purge(impl_->rk.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  Poll(0, out);
+}
+
+}  // namespace outbox::relay

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace outbox::relay {
+
+struct KafkaConfig;
+
+/// A record as TopicSnapshotReader reads it: position, key, the requested headers, timestamp.
+struct SnapshotRecord {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< only the names asked for, last value each
+  int64_t timestamp_ms = -1;
+};
+
+/// Reads whole topics up to the high watermarks taken at one moment, as a fresh
+/// consumer group (random id, read_committed, no offset commits). Partitions are
+/// assigned explicitly, so there is no rebalance to wait for. Used by `check`.
+class TopicSnapshotReader {
+ public:
+  /// `header_names`: the headers to keep; other headers and the values are dropped.
+  TopicSnapshotReader(const KafkaConfig& config, std::vector<std::string> header_names);
+  ~TopicSnapshotReader();
+  TopicSnapshotReader(const TopicSnapshotReader&) = delete;
+  TopicSnapshotReader& operator=(const TopicSnapshotReader&) = delete;
+
+  /// Takes every partition's low and high watermark (read_committed: the last stable
+  /// offset) of `topics`. Topics that do not exist have no partitions. Throws on failure.
+  void TakeWatermarks(const std::vector<std::string>& topics, std::chrono::steady_clock::time_point deadline);
+
+  struct Result {
+    std::vector<SnapshotRecord> records;
+    bool complete = false;          ///< every partition was read up to its high watermark
+    std::string incomplete_reason;  ///< when !complete
+    size_t partitions = 0;
+    size_t truncated_partitions = 0;  ///< partitions whose low watermark is above 0 (retention deleted records)
+  };
+  /// Reads every partition from its low to its high watermark, or until `deadline`.
+  Result Read(std::chrono::steady_clock::time_point deadline);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace outbox::relay

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace outbox::relay {
+
+/// One outbox row as read by a source, columns already mapped to the contract.
+struct OutboxRow {
+  int64_t seq = 0;
+  std::string id;
+  std::string aggregate_type;
+  std::string aggregate_id;
+  std::string event_type;
+  std::optional<std::string> payload;  ///< bytes; nullopt for SQL NULL
+  std::string headers_json;            ///< JSON object text, "" when absent
+  std::optional<std::string> topic;
+  std::string created_at;  ///< RFC 3339 UTC, "" when absent
+  double created_epoch = 0;  ///< created_at as Unix seconds, 0 when absent
+};
+
+}  // namespace outbox::relay

@@ -1,0 +1,138 @@
+#include "pg/poll_source.hpp"
+
+#include <pqxx/nontransaction>
+#include <pqxx/notification>
+#include <pqxx/result>
+
+#include "config/config.hpp"
+#include "outbox/migrations.hpp"
+#include "pg/dead_letter.hpp"
+#include "pg/pg_connect.hpp"
+
+namespace outbox::relay {
+namespace {
+
+// Beyond this many gap values a poll reads from the lowest gap and filters
+// instead of listing them (typical: a handful of in-progress writers).
+constexpr size_t kMaxListedGaps = 2000;
+
+}  // namespace
+
+class PollSource::WakeReceiver : public pqxx::notification_receiver {
+ public:
+  WakeReceiver(pqxx::connection_base& c, const std::string& channel) : pqxx::notification_receiver(c, channel) {}
+  void operator()(const std::string& payload, int) override {
+    woke = true;
+    if (payload == DeadLetterStore::kChangedPayload) dead_letter_changed = true;
+  }
+  bool woke = false;
+  bool dead_letter_changed = false;
+};
+
+PollSource::PollSource(const Config& config)
+    : config_(config),
+      channel_(config.outbox.notify_channel.empty() ? sdk::NotifyChannel(config.outbox.schema)
+                                                    : config.outbox.notify_channel) {}
+
+PollSource::~PollSource() noexcept { Disconnect(); }
+
+void PollSource::Connect() {
+  Disconnect();
+  auto conn = PgConnect(config_.postgres, "poll");
+  sql_ = OutboxSql::Build(config_.outbox, *conn);
+  // One active relay per outbox table: two would publish the same rows twice
+  // and could interleave one key's events. The lock belongs to this session, so
+  // it is released when the process dies or its connection breaks, and a
+  // standby relay takes over.
+  {
+    pqxx::nontransaction tx(*conn);
+    if (!tx.exec_params1("SELECT pg_try_advisory_lock(hashtext($1))", "outbox-relay:" + sql_.table)[0].as<bool>()) {
+      throw StandbyError("another outbox-relay is publishing " + sql_.table + "; standing by until it stops");
+    }
+  }
+  // One statement, one snapshot: the rows and the xmin that proves gaps empty.
+  // The two branches keep the index scan with LIMIT on a large backlog (an OR
+  // would read every row above the high-water mark before sorting).
+  const std::string& s = sql_.seq;
+  conn->prepare("outbox_poll",
+                "SELECT x.xmin, r.* FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text) AS x(xmin) "
+                "LEFT JOIN LATERAL (SELECT * FROM ("
+                "(SELECT " + sql_.select_list + " FROM " + sql_.table + " WHERE " + s + " = ANY($2::bigint[])" +
+                    sql_.unpublished + ") UNION ALL (SELECT " + sql_.select_list + " FROM " + sql_.table +
+                    " WHERE " + s + " > $1" + sql_.unpublished + " ORDER BY " + s +
+                    " LIMIT $3)) AS u ORDER BY 1 LIMIT $3) AS r ON true");
+  conn->prepare("outbox_xid", "SELECT pg_current_xact_id()::text");
+  receiver_ = std::make_unique<WakeReceiver>(*conn, channel_);
+  conn_ = std::move(conn);
+  conn_->get_notifs();  // runs the LISTEN now
+}
+
+void PollSource::Disconnect() noexcept {
+  try {
+    receiver_.reset();
+  } catch (...) {  // UNLISTEN on a broken connection
+  }
+  conn_.reset();
+}
+
+int PollSource::Socket() const { return conn_ ? conn_->sock() : -1; }
+
+bool PollSource::TakeWakeups() {
+  if (!conn_) return false;
+  conn_->get_notifs();
+  const bool woke = receiver_->woke;
+  receiver_->woke = false;
+  return woke;
+}
+
+bool PollSource::TakeDeadLetterChange() {
+  if (!receiver_) return false;
+  const bool changed = receiver_->dead_letter_changed;
+  receiver_->dead_letter_changed = false;
+  return changed;
+}
+
+std::vector<OutboxRow> PollSource::Poll(size_t batch, size_t pending) {
+  BindGaps();
+  const GapTracker::Query q = tracker_.NextQuery(kMaxListedGaps);
+  const size_t limit = q.filter ? batch + pending : batch;
+  pqxx::result res;
+  {
+    pqxx::nontransaction tx(*conn_);
+    res = tx.exec_prepared("outbox_poll", q.after, BigintArray(q.points), static_cast<int64_t>(limit));
+  }
+  const uint64_t xmin = res[0][0].as<uint64_t>();
+  std::vector<OutboxRow> rows;
+  std::vector<int64_t> seqs;
+  if (!res[0][1].is_null()) {
+    rows.reserve(res.size());
+    seqs.reserve(res.size());
+    for (const auto& r : res) {
+      rows.push_back(ReadRow(r, 1));
+      seqs.push_back(rows.back().seq);
+    }
+  }
+  const int64_t covered = rows.size() < limit ? GapTracker::kCoveredAll : seqs.back();
+  std::vector<size_t> publish = tracker_.Apply(seqs, covered, xmin);
+  std::vector<OutboxRow> out;
+  out.reserve(publish.size());
+  for (size_t i : publish) out.push_back(std::move(rows[i]));
+  // The rows are taken now; a failure to bind must not lose them. Unbound gaps
+  // are bound at the start of the next poll instead (they are only never dropped
+  // in the meantime, which is safe).
+  try {
+    BindGaps();
+  } catch (const std::exception&) {
+  }
+  return out;
+}
+
+void PollSource::BindGaps() {
+  if (!tracker_.HasUnboundGaps()) return;
+  // An xid assigned after the snapshot that found the gaps: larger than the xid
+  // of any writer that had taken one of their seq values (see GapTracker).
+  pqxx::nontransaction tx(*conn_);
+  tracker_.BindGaps(tx.exec_prepared1("outbox_xid")[0].as<uint64_t>());
+}
+
+}  // namespace outbox::relay

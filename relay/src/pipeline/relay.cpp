@@ -1,0 +1,426 @@
+#include "pipeline/relay.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <pqxx/except>
+#include <spdlog/spdlog.h>
+
+#include "kafka/producer.hpp"
+#include "pg/acknowledger.hpp"
+#include "pg/dead_letter.hpp"
+#include "log/logging.hpp"
+#include "pg/poll_source.hpp"
+
+namespace outbox::relay {
+namespace {
+
+using std::chrono::milliseconds;
+
+int64_t UnixMillis() {
+  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+Relay::Relay(Config config)
+    : config_(std::move(config)),
+      router_(config_.kafka.topic_template),
+      source_(std::make_unique<PollSource>(config_)),
+      acker_(std::make_unique<Acknowledger>(config_)) {
+  if (pipe2(stop_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+}
+
+Relay::~Relay() noexcept {
+  for (int fd : stop_pipe_) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+void Relay::RequestStop() noexcept {
+  stop_requested_ = true;
+  const char c = 's';
+  [[maybe_unused]] ssize_t n = write(stop_pipe_[1], &c, 1);
+}
+
+int Relay::Run() {
+  producer_ = std::make_unique<Producer>(config_.kafka);
+  spdlog::info("relay starting: table {}.{}, brokers {}, cleanup={}, batch={}, max_in_flight={}",
+               config_.outbox.schema, config_.outbox.table, config_.kafka.brokers,
+               config_.outbox.cleanup == Cleanup::kDelete ? "delete" : "mark", config_.source.batch_size,
+               config_.source.max_in_flight);
+  EnsureConnected(Clock::now(), /*first=*/true);
+  next_progress_at_ = last_progress_at_ = Clock::now();
+  while (!stop_requested_) {
+    const auto now = Clock::now();
+    EnsureConnected(now, false);
+    if (inject_fatal_.exchange(false)) producer_->InjectFatalError("injected by a test");
+    CollectReports(0);
+    if (producer_->IsFatal()) RebuildProducer();
+    FlushAcks(false);
+    MaybeFinishResync(now);
+    if (!resync_ && source_->connected()) {
+      ProduceQueued();
+      PollSourceOnce();
+    }
+    UpdateGauges(now);
+    LogProgress(now);
+    RunRetention(now);
+    Wait(Clock::now());
+  }
+  Drain();
+  return 0;
+}
+
+void Relay::EnsureConnected(Clock::time_point now, bool first) {
+  if ((source_->connected() && acker_->connected()) || now < reconnect_at_) return;
+  try {
+    if (!source_->connected()) source_->Connect();
+    if (!acker_->connected()) acker_->Connect();
+    if (first) {
+      if (!ReloadHeldKeys()) throw std::runtime_error("cannot read the dead-letter table");
+    } else {
+      stats_.pg_reconnects++;
+      spdlog::info("postgres: reconnected");
+      // A dead-letter change notified while disconnected would be missed:
+      // re-read from the start (also reloads the held keys).
+      EnterResync("postgres reconnected");
+    }
+    if (standby_) spdlog::info("relay: took over {}.{}", config_.outbox.schema, config_.outbox.table);
+    standby_ = false;
+    reconnect_backoff_ = milliseconds(100);
+    wake_ = true;
+  } catch (const StandbyError& e) {
+    if (!standby_) spdlog::info("relay: {}", e.what());
+    standby_ = true;
+    source_->Disconnect();
+    acker_->Disconnect();
+    reconnect_at_ = now + std::chrono::seconds(1);
+    return;
+  } catch (const pqxx::broken_connection& e) {
+    // Unreachable or restarting: keep publishing what is in flight, retry with backoff.
+    spdlog::warn("postgres: cannot connect ({}); retrying in {} ms", OneLine(e.what()), reconnect_backoff_.count());
+    source_->Disconnect();
+    acker_->Disconnect();
+    reconnect_at_ = now + reconnect_backoff_;
+    reconnect_backoff_ = std::min(reconnect_backoff_ * 2, config_.postgres.reconnect_backoff_max);
+  }
+  // Anything else (missing table, wrong column mapping, no privilege) cannot
+  // be fixed by retrying: it propagates and the process exits with the reason.
+}
+
+size_t Relay::Room() const {
+  const size_t used = static_cast<size_t>(in_flight_) + to_send_.size() + pending_acks_.size();
+  return used >= config_.source.max_in_flight ? 0 : config_.source.max_in_flight - used;
+}
+
+void Relay::PollSourceOnce() {
+  // Keep claiming batches while rows keep coming, there is room, and nothing waits to be sent.
+  for (int round = 0; round < 64 && to_send_.empty() && Room() >= config_.source.batch_size; ++round) {
+    const auto now = Clock::now();
+    if (!wake_ && now < next_poll_at_) return;
+    wake_ = false;
+    next_poll_at_ = now + config_.source.poll_interval;
+    std::vector<OutboxRow> rows;
+    try {
+      rows = source_->Poll(config_.source.batch_size, static_cast<size_t>(in_flight_) + pending_acks_.size());
+    } catch (const pqxx::broken_connection& e) {
+      spdlog::warn("postgres: poll connection lost ({})", OneLine(e.what()));
+      source_->Disconnect();
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("postgres: poll failed: {}", OneLine(e.what()));
+      return;
+    }
+    stats_.read += rows.size();
+    stats_.polls++;
+    if (!rows.empty()) stats_.batch_rows.Observe(static_cast<double>(rows.size()));
+    const bool full = rows.size() >= config_.source.batch_size;
+    for (auto& r : rows) to_send_.push_back(std::move(r));
+    ProduceQueued();
+    CollectReports(0);
+    FlushAcks(false);
+    if (!full || resync_) return;
+    wake_ = true;  // more may be waiting
+  }
+}
+
+void Relay::ProduceQueued() {
+  while (!to_send_.empty() && !resync_) {
+    const OutboxRow& row = to_send_.front();
+    std::string key = DeadLetterStore::HeldKey(row.aggregate_type, row.aggregate_id);
+    if (!held_keys_.empty() && held_keys_.count(key)) {
+      // Behind a dead-lettered (or failing) event of its key: stays in the
+      // outbox until the operator requeues or skips that event.
+      held_seqs_.insert(row.seq);
+      to_send_.pop_front();
+      continue;
+    }
+    DeliveryReport r;
+    try {
+      r = producer_->Produce(router_.Route(row), row.seq);
+    } catch (const std::invalid_argument& e) {
+      r = DeliveryReport{row.seq, DeliveryStatus::kPermanent, std::string("bad row: ") + OneLine(e.what())};
+    }
+    if (r.status == DeliveryStatus::kRetriable) return;  // local queue full: retry after reports
+    ++in_flight_;  // a synchronous failure is handled like a failed delivery report
+    in_flight_info_[row.seq] = InFlightInfo{row.created_epoch, std::move(key)};
+    to_send_.pop_front();
+    if (r.status != DeliveryStatus::kOk) HandleReport(r);
+  }
+}
+
+void Relay::CollectReports(int timeout_ms) {
+  reports_.clear();
+  producer_->Poll(timeout_ms, reports_);
+  for (const auto& r : reports_) HandleReport(r);
+}
+
+void Relay::HandleReport(const DeliveryReport& r) {
+  --in_flight_;
+  InFlightInfo info{0, ""};
+  if (auto it = in_flight_info_.find(r.token); it != in_flight_info_.end()) {
+    info = std::move(it->second);
+    in_flight_info_.erase(it);
+  }
+  const double created_epoch = info.created_epoch;
+  if (r.status == DeliveryStatus::kOk) {
+    if (pending_acks_.empty()) first_pending_ack_ = Clock::now();
+    pending_acks_.push_back(r.token);
+    stats_.published++;
+    stats_.published_by_topic.Add(r.topic);
+    if (created_epoch > 0) {
+      stats_.commit_to_ack_seconds.Observe(std::max(0.0, UnixMillis() / 1000.0 - created_epoch));
+    }
+    return;
+  }
+  stats_.errors_by_reason.Add(r.error_name.empty() ? "bad_row" : r.error_name);
+  (r.status == DeliveryStatus::kPermanent ? stats_.failed_permanent : stats_.failed_retriable)++;
+  if (r.status == DeliveryStatus::kPermanent) {
+    // Counted at the next resync; until then later events of its key wait.
+    permanent_.push_back(PermanentFailure{r.token, r.error, info.key, 0});
+    if (config_.dead_letter.hold_key) held_keys_.insert(info.key);
+  }
+  if (!resync_) {
+    spdlog::warn("kafka: event seq={} not delivered ({}: {}); it stays in the outbox and is published again",
+                 r.token, ToString(r.status), r.error);
+  }
+  EnterResync("delivery failed");
+}
+
+void Relay::EnterResync(const char* why) {
+  if (resync_) return;
+  resync_ = true;
+  to_send_.clear();  // still in the table, unacknowledged: read again after the resync
+  resync_at_ = Clock::now() + resync_backoff_;
+  spdlog::info("relay: {}; draining {} in-flight events, then re-reading the outbox in {} ms", why, in_flight_,
+               resync_backoff_.count());
+  resync_backoff_ = std::clamp(resync_backoff_ * 2, milliseconds(100), milliseconds(30000));
+}
+
+void Relay::MaybeFinishResync(Clock::time_point now) {
+  if (!resync_ || in_flight_ > 0 || now < resync_at_) return;
+  FlushAcks(true);
+  if (!pending_acks_.empty()) return;  // Postgres unreachable: try again next round
+  if (!ProcessPermanentFailures() || !ReloadHeldKeys()) return;
+  held_seqs_.clear();
+  source_->Reset();
+  resync_ = false;
+  wake_ = true;
+  stats_.resyncs++;
+}
+
+bool Relay::ProcessPermanentFailures() {
+  for (auto& f : permanent_) {
+    f.attempts = ++attempts_[f.seq];
+    if (f.attempts >= config_.dead_letter.max_attempts) {
+      to_dead_letter_.push_back(f);
+    } else {
+      spdlog::warn("kafka: event seq={} rejected ({}), attempt {} of {}", f.seq, f.reason, f.attempts,
+                   config_.dead_letter.max_attempts);
+    }
+  }
+  permanent_.clear();
+  if (to_dead_letter_.empty() || !acker_->connected()) return to_dead_letter_.empty();
+  try {
+    for (auto it = to_dead_letter_.begin(); it != to_dead_letter_.end(); it = to_dead_letter_.erase(it)) {
+      if (acker_->DeadLetter(it->seq, it->reason, it->attempts)) {
+        stats_.dead_lettered++;
+        spdlog::error("dead-letter: event seq={} moved to {}.dead_letter after {} attempts: {}{}", it->seq,
+                      config_.outbox.schema, it->attempts, it->reason,
+                      config_.dead_letter.hold_key ? "; later events of its key are held" : "");
+      }
+      attempts_.erase(it->seq);
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("postgres: cannot move an event to the dead-letter table ({}); retrying", OneLine(e.what()));
+    return false;
+  }
+  return true;
+}
+
+bool Relay::ReloadHeldKeys() {
+  if (!config_.dead_letter.hold_key) return true;
+  try {
+    held_keys_ = acker_->HeldKeys();
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::warn("postgres: cannot read the dead-letter table ({}); retrying", OneLine(e.what()));
+    return false;
+  }
+}
+
+void Relay::RebuildProducer() {
+  std::string reason;
+  producer_->IsFatal(&reason);
+  spdlog::error("kafka: rebuilding the producer after a fatal error ({})", reason);
+  reports_.clear();
+  producer_->PurgeAll(reports_);
+  for (const auto& r : reports_) HandleReport(r);
+  producer_ = std::make_unique<Producer>(config_.kafka);
+  in_flight_ = 0;  // the old instance's outstanding records are gone with it
+  in_flight_info_.clear();
+  stats_.producer_rebuilds++;
+  EnterResync("producer rebuilt");
+}
+
+void Relay::FlushAcks(bool force) {
+  if (pending_acks_.empty() || !acker_->connected()) return;
+  if (!force && pending_acks_.size() < config_.source.ack_batch_size &&
+      Clock::now() - first_pending_ack_ < config_.source.ack_interval) {
+    return;
+  }
+  try {
+    acker_->Ack(pending_acks_);
+    stats_.acked += pending_acks_.size();
+    stats_.last_ack_unix_ms = UnixMillis();
+    pending_acks_.clear();
+    if (!resync_) resync_backoff_ = milliseconds(100);
+  } catch (const pqxx::broken_connection& e) {
+    spdlog::warn("postgres: ack connection lost ({}); {} confirmed events wait to be acknowledged", OneLine(e.what()),
+                 pending_acks_.size());
+    acker_->Disconnect();
+  } catch (const std::exception& e) {
+    spdlog::error("postgres: acknowledging {} events failed: {}; retrying", pending_acks_.size(), OneLine(e.what()));
+  }
+}
+
+void Relay::Wait(Clock::time_point now) {
+  auto deadline = now + milliseconds(1000);
+  // Only deadlines that can make progress now: while Postgres is unreachable,
+  // past poll or ack deadlines would spin; the reconnect time bounds the wait.
+  const bool can_poll = !resync_ && source_->connected() && Room() >= config_.source.batch_size;
+  if (can_poll && to_send_.empty()) deadline = std::min(deadline, next_poll_at_);
+  if (can_poll && wake_) deadline = now;
+  if (!to_send_.empty()) deadline = std::min(deadline, now + milliseconds(5));
+  if (!pending_acks_.empty() && acker_->connected()) {
+    deadline = std::min(deadline, first_pending_ack_ + config_.source.ack_interval);
+  }
+  if (resync_) deadline = std::min(deadline, std::max(resync_at_, now + milliseconds(5)));
+  if (!source_->connected() || !acker_->connected()) deadline = std::min(deadline, reconnect_at_);
+  const auto timeout = std::max<int64_t>(0, std::chrono::duration_cast<milliseconds>(deadline - now).count());
+
+  pollfd fds[3] = {{stop_pipe_[0], POLLIN, 0}, {producer_->EventFd(), POLLIN, 0}, {source_->Socket(), POLLIN, 0}};
+  const int n = ::poll(fds, fds[2].fd >= 0 ? 3 : 2, static_cast<int>(timeout));
+  if (n > 0 && fds[2].fd >= 0 && (fds[2].revents & (POLLIN | POLLERR | POLLHUP))) {
+    try {
+      if (source_->TakeWakeups()) wake_ = true;
+      if (source_->TakeDeadLetterChange()) {
+        resync_backoff_ = milliseconds(0);
+        EnterResync("the dead-letter table changed");
+      }
+    } catch (const pqxx::broken_connection&) {
+      source_->Disconnect();
+    }
+  }
+}
+
+void Relay::Drain() {
+  const auto deadline = Clock::now() + config_.shutdown.drain_timeout;
+  spdlog::info("relay: stopping; waiting up to {} ms for {} in-flight events", config_.shutdown.drain_timeout.count(),
+               in_flight_);
+  to_send_.clear();
+  while (in_flight_ > 0 && Clock::now() < deadline) {
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
+    CollectReports(static_cast<int>(std::clamp<int64_t>(left, 0, 100)));
+  }
+  while (!pending_acks_.empty() && Clock::now() < deadline + milliseconds(5000)) {
+    if (!acker_->connected()) {
+      try {
+        acker_->Connect();
+      } catch (const std::exception& e) {
+        spdlog::warn("postgres: cannot acknowledge on shutdown: {}", OneLine(e.what()));
+        break;
+      }
+    }
+    FlushAcks(true);
+  }
+  if (in_flight_ > 0 || !pending_acks_.empty()) {
+    spdlog::warn("relay: {} events were not confirmed in time; they stay in the outbox and are published again",
+                 in_flight_ + static_cast<int64_t>(pending_acks_.size()));
+  }
+  spdlog::info("relay: stopped; published={} acked={}", stats_.published.load(), stats_.acked.load());
+}
+
+void Relay::UpdateGauges(Clock::time_point now) {
+  stats_.in_flight = in_flight_;
+  stats_.held = static_cast<int64_t>(held_seqs_.size());
+  stats_.producer_queue = static_cast<int64_t>(producer_->OutQueueLength());
+  stats_.pg_connected = source_->connected() && acker_->connected();
+  if (now < next_broker_check_) return;
+  next_broker_check_ = now + std::chrono::seconds(2);
+  stats_.kafka_connected = !producer_->BrokersDown();
+  if (acker_->connected()) {
+    try {
+      const std::optional<double> oldest = acker_->OldestAgeSeconds();
+      if (!oldest) {
+        stats_.backlog_rows = 0;
+        stats_.oldest_age_ms = 0;
+      } else {
+        stats_.oldest_age_ms = static_cast<int64_t>(*oldest * 1000);
+        // The full count scans the backlog (~0.1 s at a million rows): every
+        // 10 s, and at once when rows appeared in an outbox last seen empty.
+        if (now >= next_backlog_count_ || stats_.backlog_rows.load() <= 0) {
+          next_backlog_count_ = now + std::chrono::seconds(10);
+          stats_.backlog_rows = acker_->CountBacklog();
+        }
+      }
+    } catch (const std::exception& e) {
+      spdlog::debug("postgres: backlog query failed: {}", OneLine(e.what()));
+    }
+  }
+}
+
+void Relay::LogProgress(Clock::time_point now) {
+  if (config_.log.progress_interval.count() == 0 || now < next_progress_at_) return;
+  next_progress_at_ = now + config_.log.progress_interval;
+  const uint64_t published = stats_.published;
+  const double secs = std::chrono::duration<double>(now - last_progress_at_).count();
+  spdlog::info("progress: published={} (+{}, {:.0f}/s) acked={} in_flight={} backlog={} oldest={:.1f}s gaps={} "
+               "failed={} resyncs={} dead_lettered={} held={}",
+               published, published - last_progress_published_,
+               secs > 0 ? (published - last_progress_published_) / secs : 0.0, stats_.acked.load(), in_flight_,
+               stats_.backlog_rows.load(), stats_.oldest_age_ms.load() / 1000.0, source_->tracker().gap_points(),
+               stats_.failed_retriable + stats_.failed_permanent, stats_.resyncs.load(),
+               stats_.dead_lettered.load(), held_seqs_.size());
+  last_progress_published_ = published;
+  last_progress_at_ = now;
+}
+
+void Relay::RunRetention(Clock::time_point now) {
+  if (config_.outbox.cleanup != Cleanup::kMark || now < next_retention_at_ || !acker_->connected()) return;
+  next_retention_at_ = now + std::chrono::seconds(60);
+  try {
+    size_t total = 0, n = 0;
+    for (int i = 0; i < 10 && (n = acker_->PurgeRetention()) > 0; ++i) total += n;
+    if (total > 0) spdlog::info("retention: deleted {} published rows", total);
+  } catch (const std::exception& e) {
+    spdlog::warn("retention: {}", OneLine(e.what()));
+  }
+}
+
+}  // namespace outbox::relay

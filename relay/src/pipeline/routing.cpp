@@ -1,0 +1,45 @@
+#include "pipeline/routing.hpp"
+
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace outbox::relay {
+namespace {
+constexpr const char kPlaceholder[] = "${aggregate_type}";
+}
+
+Router::Router(std::string topic_template) {
+  const auto pos = topic_template.find(kPlaceholder);
+  has_placeholder_ = pos != std::string::npos;
+  prefix_ = has_placeholder_ ? topic_template.substr(0, pos) : topic_template;
+  suffix_ = has_placeholder_ ? topic_template.substr(pos + sizeof kPlaceholder - 1) : "";
+}
+
+std::string Router::TopicFor(const OutboxRow& row) const {
+  if (row.topic && !row.topic->empty()) return *row.topic;
+  return has_placeholder_ ? prefix_ + row.aggregate_type + suffix_ : prefix_;
+}
+
+KafkaRecord Router::Route(const OutboxRow& row) const {
+  KafkaRecord rec;
+  rec.topic = TopicFor(row);
+  rec.key = row.aggregate_id;
+  rec.value = row.payload;
+  rec.headers.reserve(8);
+  rec.headers.emplace_back("event_id", row.id);
+  if (!row.event_type.empty()) rec.headers.emplace_back("event_type", row.event_type);
+  rec.headers.emplace_back("aggregate_type", row.aggregate_type);
+  rec.headers.emplace_back("aggregate_id", row.aggregate_id);
+  if (!row.created_at.empty()) rec.headers.emplace_back("created_at", row.created_at);
+  if (!row.headers_json.empty() && row.headers_json != "{}") {
+    nlohmann::json h = nlohmann::json::parse(row.headers_json, nullptr, /*allow_exceptions=*/false);
+    if (!h.is_object()) throw std::invalid_argument("headers column is not a JSON object");
+    for (const auto& [name, value] : h.items()) {
+      rec.headers.emplace_back(name, value.is_string() ? value.get<std::string>() : value.dump());
+    }
+  }
+  return rec;
+}
+
+}  // namespace outbox::relay
