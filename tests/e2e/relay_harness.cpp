@@ -1,0 +1,205 @@
+#include "relay_harness.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <gtest/gtest.h>
+#include <pqxx/nontransaction>
+
+namespace outbox::test {
+
+relay::Config RelayConfig(const std::string& schema, const std::string& topic_prefix, const std::string& brokers) {
+  relay::Config c;
+  c.postgres.dsn = PgDsn();
+  c.kafka.brokers = brokers.empty() ? KafkaBrokers() : brokers;
+  c.kafka.topic_template = topic_prefix + ".${aggregate_type}";
+  c.kafka.delivery_timeout = std::chrono::milliseconds(60000);
+  c.outbox.schema = schema;
+  c.source.poll_interval = std::chrono::milliseconds(200);
+  c.source.batch_size = 500;
+  c.source.max_in_flight = 5000;
+  c.log.progress_interval = std::chrono::seconds(0);
+  c.shutdown.drain_timeout = std::chrono::milliseconds(10000);
+  return c;
+}
+
+std::string RelayToml(const relay::Config& c) {
+  auto ms = [](auto d) { return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
+  return "[postgres]\ndsn = \"" + c.postgres.dsn + "\"\n" +
+         "[outbox]\nschema = \"" + c.outbox.schema + "\"\ncleanup = \"" +
+         (c.outbox.cleanup == relay::Cleanup::kDelete ? "delete" : "mark") + "\"\n" +
+         "[source]\nbatch_size = " + std::to_string(c.source.batch_size) +
+         "\npoll_interval_ms = " + ms(c.source.poll_interval) +
+         "\nmax_in_flight = " + std::to_string(c.source.max_in_flight) + "\n" +
+         "[kafka]\nbrokers = \"" + c.kafka.brokers + "\"\ntopic_template = \"" + c.kafka.topic_template +
+         "\"\ndelivery_timeout_ms = " + ms(c.kafka.delivery_timeout) + "\n" +
+         "[log]\nprogress_interval_s = " + std::to_string(c.log.progress_interval.count()) + "\n" +
+         "[shutdown]\ndrain_timeout_ms = " + ms(c.shutdown.drain_timeout) + "\n";
+}
+
+RelayThread::RelayThread(relay::Config config) : relay_(std::make_unique<relay::Relay>(std::move(config))) {
+  thread_ = std::thread([this] {
+    try {
+      result_ = relay_->Run();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "relay threw: " << e.what();
+      result_ = -1;
+    }
+  });
+}
+
+RelayThread::~RelayThread() { Stop(); }
+
+int RelayThread::Stop() {
+  if (!stopped_) {
+    stopped_ = true;
+    relay_->RequestStop();
+    thread_.join();
+  }
+  return result_;
+}
+
+RelayProcess::RelayProcess(const relay::Config& config, const std::string& log_path) {
+  const char* bin_dir = std::getenv("OUTBOX_BIN_DIR");
+  if (bin_dir == nullptr) throw std::runtime_error("OUTBOX_BIN_DIR is not set; run through ctest");
+  const std::string binary = std::string(bin_dir) + "/relay/outbox-relay";
+  config_path_ = "/tmp/" + UniqueName("relay") + ".toml";
+  std::ofstream(config_path_) << RelayToml(config);
+  log_path_ = log_path.empty() ? "/tmp/" + UniqueName("relay") + ".log" : log_path;
+  const std::string log = log_path_;
+  const std::streampos start = std::ifstream(log_path_, std::ios::ate).tellg();
+  log_offset_ = start < 0 ? 0 : static_cast<long>(start);
+  pid_ = fork();
+  if (pid_ == 0) {
+    FILE* f = freopen(log.c_str(), "a", stderr);
+    (void)f;
+    execl(binary.c_str(), binary.c_str(), "-c", config_path_.c_str(), "run", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+}
+
+RelayProcess::~RelayProcess() {
+  if (pid_ > 0 && status_ < 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  unlink(config_path_.c_str());
+}
+
+void RelayProcess::Signal(int sig) { kill(pid_, sig); }
+
+bool RelayProcess::WaitForLog(const std::string& needle, int timeout_ms) const {
+  return WaitFor(
+      [&] {
+        std::ifstream in(log_path_);
+        in.seekg(log_offset_);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        return text.find(needle) != std::string::npos;
+      },
+      timeout_ms);
+}
+
+int RelayProcess::Wait(int timeout_ms) {
+  if (status_ >= 0) return status_;
+  int st = 0;
+  const bool done = WaitFor([&] { return waitpid(pid_, &st, WNOHANG) == pid_; }, timeout_ms);
+  if (!done) return -1;
+  status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return status_;
+}
+
+bool WaitFor(const std::function<bool()>& pred, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return pred();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+int64_t OutboxRows(const std::string& schema) {
+  pqxx::connection c(PgDsn());
+  pqxx::nontransaction tx(c);
+  return tx.exec1("SELECT count(*) FROM \"" + schema + "\".outbox")[0].as<int64_t>();
+}
+
+Audit AuditDelivery(const std::vector<WrittenEvent>& committed, const std::vector<ConsumedRecord>& records) {
+  Audit a;
+  a.committed = committed.size();
+  a.delivered = records.size();
+  // Position of each committed event within its aggregate's commit order.
+  std::unordered_map<std::string, std::pair<std::string, size_t>> rank;  // id -> (aggregate, index)
+  std::unordered_map<std::string, size_t> per_key;
+  for (const auto& e : committed) rank[e.id] = {e.aggregate_id, per_key[e.aggregate_id]++};
+
+  // Records of one key share a partition; read them in offset order.
+  std::vector<const ConsumedRecord*> sorted;
+  for (const auto& r : records) sorted.push_back(&r);
+  std::stable_sort(sorted.begin(), sorted.end(), [](auto* x, auto* y) {
+    return std::tie(x->topic, x->partition, x->offset) < std::tie(y->topic, y->partition, y->offset);
+  });
+  std::unordered_set<std::string> seen;
+  std::unordered_map<std::string, size_t> last_rank;  // aggregate -> last first-delivery index
+  for (const auto* r : sorted) {
+    const std::string id = r->Header("event_id");
+    auto it = rank.find(id);
+    if (it == rank.end()) {
+      if (a.first_problem.empty()) a.first_problem = "phantom event " + id;
+      ++a.phantom;
+      continue;
+    }
+    if (!seen.insert(id).second) {
+      ++a.duplicates;
+      continue;
+    }
+    const auto& [aggregate, index] = it->second;
+    auto last = last_rank.find(aggregate);
+    if (last != last_rank.end() && index < last->second) {
+      if (a.first_problem.empty()) {
+        a.first_problem = "aggregate " + aggregate + ": event #" + std::to_string(index) + " after #" +
+                          std::to_string(last->second);
+      }
+      ++a.inversions;
+    }
+    last_rank[aggregate] = last == last_rank.end() ? index : std::max(index, last->second);
+  }
+  for (const auto& e : committed) {
+    if (!seen.count(e.id)) {
+      if (a.first_problem.empty()) a.first_problem = "lost event " + e.id;
+      ++a.lost;
+    }
+  }
+  return a;
+}
+
+std::vector<ConsumedRecord> ConsumeEvents(const std::vector<std::string>& topics,
+                                          const std::vector<WrittenEvent>& committed, int timeout_ms,
+                                          const std::string& brokers) {
+  std::unordered_set<std::string> missing;
+  for (const auto& e : committed) missing.insert(e.id);
+  size_t checked = 0;
+  auto quiet_since = std::chrono::steady_clock::now();
+  return ConsumeUntil(
+      topics,
+      [&](const std::vector<ConsumedRecord>& got) {
+        const auto now = std::chrono::steady_clock::now();
+        if (checked < got.size()) quiet_since = now;
+        for (; checked < got.size(); ++checked) missing.erase(got[checked].Header("event_id"));
+        // Once all are in, keep reading until the topics stay quiet, so late
+        // duplicates or phantoms are counted too.
+        return missing.empty() && now - quiet_since > std::chrono::milliseconds(1500);
+      },
+      timeout_ms, brokers);
+}
+
+}  // namespace outbox::test
