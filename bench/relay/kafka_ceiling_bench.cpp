@@ -56,7 +56,7 @@ int Run(const Flags& flags) {
   Set(conf, "bootstrap.servers", brokers);
   Set(conf, "enable.idempotence", "true");
   Set(conf, "acks", "all");
-  Set(conf, "message.timeout.ms", "120000");
+  Set(conf, "message.timeout.ms", "0");  // as the relay: never expire a record
   rd_kafka_conf_set_dr_msg_cb(conf, &OnDelivery);
   rd_kafka_conf_set_opaque(conf, &counts);
   char err[512];

@@ -22,7 +22,7 @@ relay::Config RelayConfig(const std::string& schema, const std::string& topic_pr
   c.postgres.dsn = PgDsn();
   c.kafka.brokers = brokers.empty() ? KafkaBrokers() : brokers;
   c.kafka.topic_template = topic_prefix + ".${aggregate_type}";
-  c.kafka.delivery_timeout = std::chrono::milliseconds(60000);
+  c.kafka.delivery_timeout = std::chrono::milliseconds(0);  // the default: never expire a record
   c.outbox.schema = schema;
   c.source.poll_interval = std::chrono::milliseconds(200);
   c.source.batch_size = 500;

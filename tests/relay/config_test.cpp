@@ -107,7 +107,7 @@ TEST_F(ConfigTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c.source.batch_size, 1000u);
   EXPECT_EQ(c.source.max_in_flight, 20000u);
   EXPECT_EQ(c.kafka.topic_template, "outbox.event.${aggregate_type}");
-  EXPECT_EQ(c.kafka.delivery_timeout.count(), 120000);
+  EXPECT_EQ(c.kafka.delivery_timeout.count(), 0) << "infinite: an expired record would let later ones of its key pass";
   EXPECT_EQ(c.log.level, "info");
   EXPECT_EQ(c.http.listen, "");
   EXPECT_EQ(c.http.ready_max_lag.count(), 60000);
@@ -217,6 +217,7 @@ TEST_F(ConfigTest, AcceptedEdgeValues) {
       "[outbox.columns]\nevent_type = \"\"\nheaders = \"\"\ntopic = \"\"\ncreated_at = \"\"\npublished_at = \"\"",
       "[outbox]\nschema = \"_" + std::string(47, 'a') + "\"",  // 48 characters, the longest allowed
       "[kafka]\ntopic_template = \"Orders_v1-x.${aggregate_type}.${aggregate_type}\"",
+      "[kafka]\ndelivery_timeout_ms = 0",
       "[kafka]\ndelivery_timeout_ms = 1000",
       "[kafka]\ndelivery_timeout_ms = 86400000",
       "[kafka.properties]\n\"acks\" = -1\n\"enable.delivery.reports\" = true",
@@ -319,9 +320,10 @@ TEST_F(ConfigErrorTest, OutOfRange) {
       {"[source]\nack_batch_size = 100001", "source.ack_batch_size: must be between 1 and 100000"},
       {"[source]\nack_interval_ms = 0", "source.ack_interval_ms: must be between 1 and 10000 ms, got 0"},
       {"[source]\nack_interval_ms = 10001", "source.ack_interval_ms: must be between 1 and 10000 ms"},
-      {"[kafka]\ndelivery_timeout_ms = 0", "kafka.delivery_timeout_ms: must be between 1000 and 86400000 ms, got 0"},
-      {"[kafka]\ndelivery_timeout_ms = 999", "kafka.delivery_timeout_ms: must be between 1000 and 86400000 ms"},
-      {"[kafka]\ndelivery_timeout_ms = 86400001", "kafka.delivery_timeout_ms: must be between 1000 and 86400000 ms"},
+      {"[kafka]\ndelivery_timeout_ms = -1", "kafka.delivery_timeout_ms: must be between 0 and 86400000 ms, got -1"},
+      {"[kafka]\ndelivery_timeout_ms = 999",
+       "kafka.delivery_timeout_ms: must be 0 (infinite) or between 1000 and 86400000 ms, got 999"},
+      {"[kafka]\ndelivery_timeout_ms = 86400001", "kafka.delivery_timeout_ms: must be between 0 and 86400000 ms"},
       {"[shutdown]\ndrain_timeout_ms = -1", "shutdown.drain_timeout_ms: must be between 0 and 600000 ms, got -1"},
       {"[shutdown]\ndrain_timeout_ms = 600001", "shutdown.drain_timeout_ms: must be between 0 and 600000 ms"},
       {"[dead_letter]\nmax_attempts = 0", "dead_letter.max_attempts: must be between 1 and 1000, got 0"},

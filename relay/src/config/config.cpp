@@ -144,7 +144,13 @@ void ReadKafka(const TableReader& t, KafkaConfig& k) {
     if (!problem.empty()) t.Fail("topic_template", problem);
     k.topic_template = *v;
   }
-  SetMillis(t, "delivery_timeout_ms", kSecond, 24 * kHour, k.delivery_timeout);
+  // 0 (the default) is infinite; a finite bound must leave room for a few retries.
+  if (auto v = t.Integer("delivery_timeout_ms", 0, 24 * kHour, "ms")) {
+    if (*v != 0 && *v < kSecond) {
+      t.Fail("delivery_timeout_ms", "must be 0 (infinite) or between 1000 and 86400000 ms, got " + std::to_string(*v));
+    }
+    k.delivery_timeout = milliseconds(*v);
+  }
   k.properties = config_internal::ReadKafkaProperties(t.Table("properties"));
 }
 

@@ -65,7 +65,10 @@ struct SourceConfig {
 struct KafkaConfig {
   std::string brokers;                                          ///< required
   std::string topic_template = "outbox.event.${aggregate_type}";
-  std::chrono::milliseconds delivery_timeout{120000};           ///< message.timeout.ms
+  /// librdkafka message.timeout.ms; 0 = infinite (the default). A finite value
+  /// lets queued records expire while records behind them of the same key are
+  /// written, which can reorder a key's events after a long outage.
+  std::chrono::milliseconds delivery_timeout{0};
   std::map<std::string, std::string> properties;                ///< passed to librdkafka as is (validated there)
 };
 

@@ -53,6 +53,12 @@ int Relay::Run() {
                config_.outbox.schema, config_.outbox.table, config_.kafka.brokers,
                config_.outbox.cleanup == Cleanup::kDelete ? "delete" : "mark", config_.source.batch_size,
                config_.source.max_in_flight);
+  if (config_.kafka.delivery_timeout.count() > 0) {
+    spdlog::warn("kafka.delivery_timeout_ms = {}: records still queued after that long expire and are sent again "
+                 "behind later records, so a key's events can be published out of order after an outage that long; "
+                 "0 (the default) keeps every key's order",
+                 config_.kafka.delivery_timeout.count());
+  }
   EnsureConnected(Clock::now(), /*first=*/true);
   next_progress_at_ = last_progress_at_ = Clock::now();
   while (!stop_requested_) {

@@ -1,0 +1,135 @@
+#pragma once
+// Shared pieces of the fault suite: sizes from the environment, a seeded
+// schedule, private servers that a test may kill (so the shared ones stay
+// up), the relay executable with extra librdkafka properties, RSS sampling,
+// and the one-line result every scenario prints.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "pipeline/stats.hpp"
+#include "relay_harness.hpp"
+
+namespace outbox::test::fault {
+
+/// An integer from environment variable `name`, or `fallback` when unset.
+/// Fails the test (and returns `fallback`) on a malformed value.
+int64_t EnvInt(const char* name, int64_t fallback);
+
+/// The scenario's RNG seed: OUTBOX_FAULT_SEED, or a fresh random one. Printed
+/// as "fault <scenario>: seed=N" so a failing schedule can be replayed.
+uint64_t Seed(const std::string& scenario);
+
+/// A uniformly random integer in [lo, hi].
+int64_t Uniform(std::mt19937_64& rng, int64_t lo, int64_t hi);
+
+/// A throwaway Kafka broker on the shared test broker's port + `offset`
+/// (controller: +1), started by scripts/kafka.sh; Kill/Restart keep its data.
+class PrivateBroker {
+ public:
+  explicit PrivateBroker(int offset);
+  ~PrivateBroker();
+  PrivateBroker(const PrivateBroker&) = delete;
+  PrivateBroker& operator=(const PrivateBroker&) = delete;
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  /// scripts/kafka.sh `verb` on this broker's port; returns its exit status.
+  int Script(const std::string& verb) const;
+
+ private:
+  int port_ = 0;
+};
+
+/// A throwaway PostgreSQL cluster on the shared test cluster's port + `offset`,
+/// started by scripts/pg.sh (removed on destruction).
+class PrivatePostgres {
+ public:
+  explicit PrivatePostgres(int offset);
+  ~PrivatePostgres();
+  PrivatePostgres(const PrivatePostgres&) = delete;
+  PrivatePostgres& operator=(const PrivatePostgres&) = delete;
+  const std::string& dsn() const { return dsn_; }
+  /// scripts/pg.sh restart PORT `mode` (fast | immediate); returns its exit status.
+  int Restart(const std::string& mode) const;
+
+ private:
+  int port_ = 0;
+  std::string dsn_;
+};
+
+/// A schema on `dsn` with the outbox migrations, `aggregates` account rows and
+/// a ledger table the writers fill in the same transactions as the outbox (the
+/// relay never touches it: it is the exact record of what committed). Dropped
+/// on destruction.
+class FaultSchema {
+ public:
+  FaultSchema(const std::string& dsn, const std::string& prefix, int aggregates);
+  ~FaultSchema();
+  FaultSchema(const FaultSchema&) = delete;
+  FaultSchema& operator=(const FaultSchema&) = delete;
+  const std::string& name() const { return name_; }
+  const std::string& dsn() const { return dsn_; }
+  /// Rows still in the outbox table.
+  int64_t OutboxRows() const;
+  /// Every committed event per the ledger, each aggregate's in commit order.
+  std::vector<WrittenEvent> Ledger() const;
+
+ private:
+  std::string dsn_;
+  std::string name_;
+};
+
+/// The outbox-relay executable like RelayProcess, but its TOML also carries
+/// config.kafka.properties (e.g. short socket timeouts, a long linger).
+class TunedRelayProcess {
+ public:
+  TunedRelayProcess(const relay::Config& config, const std::string& log_path);
+  ~TunedRelayProcess();  // SIGKILL if still running
+  TunedRelayProcess(const TunedRelayProcess&) = delete;
+  TunedRelayProcess& operator=(const TunedRelayProcess&) = delete;
+  void Signal(int sig);
+  /// Waits until the log written since start contains `needle`.
+  bool WaitForLog(const std::string& needle, int timeout_ms = 15000) const;
+  /// True when the log written since start contains `needle`.
+  bool LogContains(const std::string& needle) const;
+  /// Waits for exit; returns the exit code, 128+signal when killed, -1 on timeout.
+  int Wait(int timeout_ms);
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::string config_path_;
+  std::string log_path_;
+  long log_offset_ = 0;
+  int status_ = -1;
+};
+
+/// Reads partitions 0..partitions-1 of `topic` from the beginning by assignment
+/// (no consumer group: the mock cluster's group coordinator is not needed),
+/// read_committed, until every event of `committed` arrived and the partitions
+/// stayed quiet for 1.5 s, or `timeout_ms` passed.
+std::vector<ConsumedRecord> ReadPartitions(const std::string& brokers, const std::string& topic, int partitions,
+                                           const std::vector<WrittenEvent>& committed, int timeout_ms);
+
+/// The relay's failed deliveries by librdkafka error name, e.g. "_MSG_TIMED_OUT:12,_PURGE_QUEUE:3" ("none").
+std::string ErrorsByReason(const relay::RelayStats& stats);
+
+/// VmRSS of process `pid` in kB from /proc/PID/status; -1 when unreadable.
+int64_t RssKb(pid_t pid);
+
+/// Prints "fault <scenario>: <counters> events=.. lost=.. phantom=.. duplicates=..
+/// inversions=..<extra>" on stdout, appends it to $OUTBOX_FAULT_REPORT when
+/// set, and records the figures as test properties. `counters` is e.g. "kills=50".
+void Report(const std::string& scenario, const std::string& counters, const Audit& audit,
+            const std::string& extra = "");
+
+/// Audits `committed` against `records` and checks lost = phantom = inversions = 0.
+/// Also checks that the writers' own account of what committed equals the ledger.
+Audit CheckDelivery(const std::vector<WrittenEvent>& ledger, const std::vector<WrittenEvent>& writers_view,
+                    const std::vector<ConsumedRecord>& records);
+
+}  // namespace outbox::test::fault
