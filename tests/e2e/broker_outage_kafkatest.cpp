@@ -1,41 +1,21 @@
 // A broker stopped for a few seconds while writers keep writing delays
 // delivery but loses nothing. Uses a private broker so that killing it does
 // not disturb other tests.
-#include <cstdlib>
 #include <thread>
 
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
 #include "outbox/migrations.hpp"
+#include "private_servers.hpp"
 #include "relay_harness.hpp"
 #include "writers.hpp"
 
 namespace outbox::test {
 namespace {
 
-class PrivateBroker {
- public:
-  PrivateBroker() {
-    const std::string shared = KafkaBrokers();
-    port_ = std::stoi(shared.substr(shared.rfind(':') + 1)) + 100;
-    Script("start");
-  }
-  ~PrivateBroker() { Script("stop"); }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  int Script(const std::string& verb) const {
-    const char* root = std::getenv("OUTBOX_ROOT");
-    const std::string cmd = std::string(root ? root : ".") + "/scripts/kafka.sh " + verb + " " +
-                            std::to_string(port_) + " >/dev/null";
-    return std::system(cmd.c_str());
-  }
-
- private:
-  int port_ = 0;
-};
-
 TEST(BrokerOutage, EventsWrittenDuringAnOutageArePublishedAfterIt) {
-  PrivateBroker broker;
+  PrivateBroker broker(100);
   ScopedSchema schema("outage");
   {
     pqxx::connection c(PgDsn());

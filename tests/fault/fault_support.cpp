@@ -23,24 +23,6 @@
 namespace outbox::test::fault {
 namespace {
 
-/// The port of a "host:port" address or of a postgresql://user:pw@host:port/db URL.
-int PortOf(const std::string& address) {
-  const size_t at = address.find('@');
-  const size_t host = at == std::string::npos ? 0 : at + 1;
-  const size_t colon = address.find(':', host);
-  if (colon == std::string::npos) throw std::runtime_error("no port in " + address);
-  return std::stoi(address.substr(colon + 1));
-}
-
-/// Runs scripts/<script> with `args`, its output appended to a log next to the run dir.
-int RunScript(const std::string& script, const std::string& args) {
-  const char* root = std::getenv("OUTBOX_ROOT");
-  const std::string cmd = std::string(root ? root : ".") + "/scripts/" + script + " " + args +
-                          " >>/tmp/outbox-fault-scripts.log 2>&1";
-  const int st = std::system(cmd.c_str());
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
 std::string ReadFrom(const std::string& path, long offset) {
   std::ifstream in(path);
   in.seekg(offset);
@@ -150,42 +132,6 @@ uint64_t Seed(const std::string& scenario) {
 
 int64_t Uniform(std::mt19937_64& rng, int64_t lo, int64_t hi) {
   return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
-}
-
-PrivateBroker::PrivateBroker(int offset) : port_(PortOf(KafkaBrokers()) + offset) {
-  if (Script("start") != 0) {
-    throw std::runtime_error("scripts/kafka.sh start " + std::to_string(port_) +
-                             " failed; see /tmp/outbox-fault-scripts.log");
-  }
-}
-
-PrivateBroker::~PrivateBroker() { Script("stop"); }
-
-int PrivateBroker::Script(const std::string& verb) const {
-  const int rc = RunScript("kafka.sh", verb + " " + std::to_string(port_));
-  if (rc != 0) {
-    // Keep the broker's log: stop() removes its directory.
-    const char* run_dir = std::getenv("OUTBOX_RUN_DIR");
-    const std::string dir = std::string(run_dir ? run_dir : "/tmp/outbox-relay") + "/kafka-" + std::to_string(port_);
-    const std::string keep = "/tmp/outbox-fault-kafka-" + std::to_string(port_) + "-" + verb + ".log";
-    std::system(("cat " + dir + "/server.log " + dir + "/stdout.log >" + keep + " 2>&1").c_str());
-    ADD_FAILURE() << "scripts/kafka.sh " << verb << " " << port_ << " failed (" << rc << "); broker log kept in " << keep;
-  }
-  return rc;
-}
-
-PrivatePostgres::PrivatePostgres(int offset) : port_(PortOf(PgDsn()) + offset) {
-  if (RunScript("pg.sh", "start " + std::to_string(port_)) != 0) {
-    throw std::runtime_error("scripts/pg.sh start " + std::to_string(port_) +
-                             " failed; see /tmp/outbox-fault-scripts.log");
-  }
-  dsn_ = "postgresql://outbox:outbox@127.0.0.1:" + std::to_string(port_) + "/outbox";
-}
-
-PrivatePostgres::~PrivatePostgres() { RunScript("pg.sh", "stop " + std::to_string(port_)); }
-
-int PrivatePostgres::Restart(const std::string& mode) const {
-  return RunScript("pg.sh", "restart " + std::to_string(port_) + " " + mode);
 }
 
 FaultSchema::FaultSchema(const std::string& dsn, const std::string& prefix, int aggregates)
@@ -368,21 +314,7 @@ std::vector<ConsumedRecord> ReadPartitions(const std::string& brokers, const std
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
     if (m == nullptr) continue;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      ConsumedRecord r;
-      r.topic = rd_kafka_topic_name(m->rkt);
-      r.partition = m->partition;
-      r.offset = m->offset;
-      if (m->key) r.key.assign(static_cast<const char*>(m->key), m->key_len);
-      if (m->payload) r.value.assign(static_cast<const char*>(m->payload), m->len);
-      rd_kafka_headers_t* hdrs = nullptr;
-      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* name;
-        const void* val;
-        size_t size;
-        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-          r.headers.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : std::string());
-        }
-      }
+      ConsumedRecord r = ToConsumedRecord(m);
       missing.erase(r.Header("event_id"));
       out.push_back(std::move(r));
       quiet_since = std::chrono::steady_clock::now();

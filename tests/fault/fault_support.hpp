@@ -13,6 +13,7 @@
 
 #include "config/config.hpp"
 #include "pipeline/stats.hpp"
+#include "private_servers.hpp"
 #include "relay_harness.hpp"
 
 namespace outbox::test::fault {
@@ -27,39 +28,6 @@ uint64_t Seed(const std::string& scenario);
 
 /// A uniformly random integer in [lo, hi].
 int64_t Uniform(std::mt19937_64& rng, int64_t lo, int64_t hi);
-
-/// A throwaway Kafka broker on the shared test broker's port + `offset`
-/// (controller: +1), started by scripts/kafka.sh; Kill/Restart keep its data.
-class PrivateBroker {
- public:
-  explicit PrivateBroker(int offset);
-  ~PrivateBroker();
-  PrivateBroker(const PrivateBroker&) = delete;
-  PrivateBroker& operator=(const PrivateBroker&) = delete;
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  /// scripts/kafka.sh `verb` on this broker's port; returns its exit status.
-  int Script(const std::string& verb) const;
-
- private:
-  int port_ = 0;
-};
-
-/// A throwaway PostgreSQL cluster on the shared test cluster's port + `offset`,
-/// started by scripts/pg.sh (removed on destruction).
-class PrivatePostgres {
- public:
-  explicit PrivatePostgres(int offset);
-  ~PrivatePostgres();
-  PrivatePostgres(const PrivatePostgres&) = delete;
-  PrivatePostgres& operator=(const PrivatePostgres&) = delete;
-  const std::string& dsn() const { return dsn_; }
-  /// scripts/pg.sh restart PORT `mode` (fast | immediate); returns its exit status.
-  int Restart(const std::string& mode) const;
-
- private:
-  int port_ = 0;
-  std::string dsn_;
-};
 
 /// A schema on `dsn` with the outbox migrations, `aggregates` account rows and
 /// a ledger table the writers fill in the same transactions as the outbox (the

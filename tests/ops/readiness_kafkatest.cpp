@@ -2,7 +2,6 @@
 // a killed broker stalls it while writers keep writing, 200 again after the
 // broker is back. Uses a private broker so killing it disturbs no other test.
 #include <atomic>
-#include <cstdlib>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -11,34 +10,15 @@
 #include "http/metrics_server.hpp"
 #include "ops_util.hpp"
 #include "outbox/migrations.hpp"
+#include "private_servers.hpp"
 #include "relay_harness.hpp"
 #include "writers.hpp"
 
 namespace outbox::test {
 namespace {
 
-class PrivateBroker {
- public:
-  PrivateBroker() {
-    const std::string shared = KafkaBrokers();
-    port_ = std::stoi(shared.substr(shared.rfind(':') + 1)) + 200;
-    Script("start");
-  }
-  ~PrivateBroker() { Script("stop"); }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  int Script(const std::string& verb) const {
-    const char* root = std::getenv("OUTBOX_ROOT");
-    const std::string cmd =
-        std::string(root ? root : ".") + "/scripts/kafka.sh " + verb + " " + std::to_string(port_) + " >/dev/null";
-    return std::system(cmd.c_str());
-  }
-
- private:
-  int port_ = 0;
-};
-
 TEST(ReadyzProbe, FailsWhileTheBrokerIsDownAndRecoversAfter) {
-  PrivateBroker broker;
+  PrivateBroker broker(200);
   ScopedSchema schema("ready");
   {
     pqxx::connection c(PgDsn());

@@ -119,6 +119,27 @@ void CreateTopic(const std::string& topic, int partitions) {
   throw std::runtime_error("topic " + topic + " has no leaders after 30 s");
 }
 
+ConsumedRecord ToConsumedRecord(const rd_kafka_message_t* m) {
+  ConsumedRecord r;
+  r.topic = rd_kafka_topic_name(m->rkt);
+  r.partition = m->partition;
+  r.offset = m->offset;
+  if (m->key) r.key.assign(static_cast<const char*>(m->key), m->key_len);
+  if (m->payload) r.value.assign(static_cast<const char*>(m->payload), m->len);
+  r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
+  // rd_kafka_message_headers() wants a non-const message but does not change it.
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(const_cast<rd_kafka_message_t*>(m), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name;
+    const void* val;
+    size_t size;
+    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      r.headers.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : std::string());
+    }
+  }
+  return r;
+}
+
 std::string ConsumedRecord::Header(const std::string& name) const {
   for (const auto& [k, v] : headers) {
     if (k == name) return v;
@@ -158,22 +179,7 @@ std::vector<ConsumedRecord> ConsumeUntil(const std::vector<std::string>& topics,
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk.get(), 200);
     if (m == nullptr) continue;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      ConsumedRecord r;
-      r.topic = rd_kafka_topic_name(m->rkt);
-      r.partition = m->partition;
-      r.offset = m->offset;
-      if (m->key) r.key.assign(static_cast<const char*>(m->key), m->key_len);
-      if (m->payload) r.value.assign(static_cast<const char*>(m->payload), m->len);
-      r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
-      rd_kafka_headers_t* hdrs = nullptr;
-      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* name;
-        const void* val;
-        size_t size;
-        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-          r.headers.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : std::string());
-        }
-      }
+      ConsumedRecord r = ToConsumedRecord(m);
       out.push_back(std::move(r));
     }
     rd_kafka_message_destroy(m);

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include <librdkafka/rdkafka.h>
 #include <pqxx/connection>
 
 namespace outbox::test {
@@ -45,6 +46,9 @@ struct ConsumedRecord {
   /// The value of header `name`, or "" when absent.
   std::string Header(const std::string& name) const;
 };
+
+/// A consumed message (err == 0) as a ConsumedRecord: topic, partition, offset, key, value, headers, timestamp.
+ConsumedRecord ToConsumedRecord(const rd_kafka_message_t* m);
 
 /// Reads `topics` from the beginning with isolation.level=read_committed until
 /// `expected` records arrived or `timeout_ms` passed (then returns what it has).
