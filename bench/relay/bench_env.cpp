@@ -1,10 +1,14 @@
 #include "bench_env.hpp"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -155,6 +159,88 @@ double Percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
   const size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
   return sorted[std::min(i, sorted.size() - 1)];
+}
+
+namespace {
+
+sockaddr_in Loopback(int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return addr;
+}
+
+}  // namespace
+
+int FreeLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket() failed");
+  sockaddr_in addr = Loopback(0);
+  socklen_t len = sizeof addr;
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  close(fd);
+  if (!ok) throw std::runtime_error("cannot find a free loopback port");
+  return ntohs(addr.sin_port);
+}
+
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket() failed");
+  sockaddr_in addr = Loopback(port);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buf[65536];
+      ssize_t n;
+      while ((n = read(fd, buf, sizeof buf)) > 0) response.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  const size_t body = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") > response.find("\r\n") || body == std::string::npos) {
+    throw std::runtime_error("GET 127.0.0.1:" + std::to_string(port) + path + " failed");
+  }
+  return response.substr(body + 4);
+}
+
+double ScrapedHistogram::Quantile(double q) const {
+  if (buckets.empty() || count <= 0) return 0;
+  const double rank = q * count;
+  double lower = 0, below = 0;
+  for (const auto& [le, cumulative] : buckets) {
+    if (cumulative >= rank) {
+      if (std::isinf(le)) return lower;  // in the overflow bucket: the highest finite bound, as Prometheus does
+      const double in_bucket = cumulative - below;
+      return in_bucket <= 0 ? le : lower + (le - lower) * (rank - below) / in_bucket;
+    }
+    lower = le;
+    below = cumulative;
+  }
+  return lower;
+}
+
+ScrapedHistogram ParseHistogram(const std::string& exposition, const std::string& name) {
+  ScrapedHistogram h;
+  std::istringstream in(exposition);
+  std::string line;
+  const std::string bucket = name + "_bucket{", count = name + "_count";
+  while (std::getline(in, line)) {
+    if (line.rfind(bucket, 0) == 0) {
+      const size_t le = line.find("le=\"");
+      const size_t close = line.find("\"}", le);
+      if (le == std::string::npos || close == std::string::npos) continue;
+      const std::string bound = line.substr(le + 4, close - le - 4);
+      const double upper = bound == "+Inf" ? INFINITY : std::strtod(bound.c_str(), nullptr);
+      h.buckets.emplace_back(upper, std::strtod(line.c_str() + close + 2, nullptr));
+    } else if (line.rfind(count + " ", 0) == 0) {
+      h.count = std::strtod(line.c_str() + count.size() + 1, nullptr);
+    }
+  }
+  std::sort(h.buckets.begin(), h.buckets.end());
+  return h;
 }
 
 }  // namespace outbox::bench

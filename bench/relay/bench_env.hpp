@@ -50,4 +50,23 @@ void AppendJsonLine(const std::string& path, const nlohmann::json& j);
 /// p in [0, 1] of an ascending vector; 0 when empty.
 double Percentile(const std::vector<double>& sorted, double p);
 
+/// A loopback TCP port that was free a moment ago (bound to port 0, then closed).
+int FreeLoopbackPort();
+
+/// The body of http://127.0.0.1:`port``path` (HTTP/1.0 GET); throws on failure.
+std::string HttpGet(int port, const std::string& path);
+
+/// A Prometheus histogram read back from text exposition: cumulative bucket
+/// counts by upper bound (+Inf last).
+struct ScrapedHistogram {
+  std::vector<std::pair<double, double>> buckets;  // (le, cumulative count)
+  double count = 0;
+  /// The q-quantile estimated as Prometheus' histogram_quantile() does:
+  /// linear interpolation inside the bucket that holds it.
+  double Quantile(double q) const;
+};
+
+/// Histogram `name` (the base name, without _bucket) from `exposition`; empty when absent.
+ScrapedHistogram ParseHistogram(const std::string& exposition, const std::string& name);
+
 }  // namespace outbox::bench

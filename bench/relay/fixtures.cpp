@@ -93,13 +93,14 @@ double Prefill(pqxx::connection_base& conn, const std::string& schema, long n) {
 }
 
 void WriteRelayConfig(const std::string& path, const std::string& dsn, const std::string& schema,
-                      const std::string& brokers, const std::string& topic) {
+                      const std::string& brokers, const std::string& topic, const std::string& http_listen) {
   std::ofstream f(path);
   f << "# written by the relay benchmarks: the shipped defaults except these\n"
     << "[postgres]\ndsn = \"" << dsn << "\"\n"
     << "[outbox]\nschema = \"" << schema << "\"\n"
     << "[kafka]\nbrokers = \"" << brokers << "\"\ntopic_template = \"" << topic << "\"\n"
     << "[log]\nprogress_interval_s = 5\n";
+  if (!http_listen.empty()) f << "[http]\nlisten = \"" << http_listen << "\"\n";
   if (!f) throw std::runtime_error("cannot write " + path);
 }
 

@@ -38,9 +38,9 @@ std::string Payload(long n);
 std::string AggregateId(long n);
 
 /// Writes a relay configuration: the shipped defaults except the DSN, schema,
-/// brokers and a fixed topic.
+/// brokers and a fixed topic; `http_listen` (host:port) turns on /metrics.
 void WriteRelayConfig(const std::string& path, const std::string& dsn, const std::string& schema,
-                      const std::string& brokers, const std::string& topic);
+                      const std::string& brokers, const std::string& topic, const std::string& http_listen = "");
 
 /// The real `outbox-relay run` as a child process, stderr to a log file.
 class RelayProcess {

@@ -95,7 +95,8 @@ int Run(const Flags& flags) {
       "pg cpu %.2f s  kafka cpu %.2f s  load %.2f\n",
       events, secs, events / secs, cpu, cpu * 1e6 / events, hwm / 1024.0, pg_cpu, kafka_cpu, load);
   if (flags.Str("json") != "-") AppendJsonLine(flags.Str("json"), j);
-  return 0;
+  if (rc != 0) std::fprintf(stderr, "relay-drain-bench: the relay exited %d after SIGTERM, expected 0\n", rc);
+  return rc == 0 ? 0 : 1;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -67,6 +68,23 @@ struct Producer::Impl {
   std::vector<DeliveryReport> early;            // reports served outside Poll (librdkafka internals)
   std::atomic<bool> fatal{false};
   std::atomic<bool> brokers_down{false};
+  std::unordered_set<std::string> known_topics;  // topics whose metadata was requested
+
+  // librdkafka learns the partitions of a topic first used after its initial
+  // metadata request only on its next 1-second scan for unknown topics, and
+  // holds the topic's records until then. Asking for the topic's metadata at
+  // once (librdkafka's documented workaround) saves that second at start-up
+  // and for every new topic. Skipped while the brokers are down: the next
+  // record of the topic tries again.
+  void LearnTopic(const std::string& topic) {
+    if (brokers_down || known_topics.count(topic) != 0) return;
+    known_topics.insert(topic);
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
+    if (rkt == nullptr) return;  // an invalid name: producing reports it
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(rk.get(), 0, rkt, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+  }
 
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
@@ -154,6 +172,7 @@ Producer::~Producer() noexcept {
 }
 
 DeliveryReport Producer::Produce(const KafkaRecord& record, int64_t token) {
+  impl_->LearnTopic(record.topic);
   DeliveryReport r;
   r.token = token;
   rdk::HeadersPtr headers(rd_kafka_headers_new(record.headers.size()));
