@@ -133,5 +133,41 @@ TEST_F(PoisonTest, InvalidTopicNameWithoutHoldingLetsLaterEventsOfTheKeyPass) {
   EXPECT_EQ(audit.lost + audit.phantom + audit.inversions, 0u) << audit.first_problem;
 }
 
+// A row that cannot become a record: its headers are not a JSON object. The
+// shipped table's CHECK refuses that, but a user's own (Debezium-style) table
+// may not have one; the test drops it to write such a row.
+TEST_F(PoisonTest, RowThatCannotBecomeARecordIsDeadLetteredItsKeyHeldOthersFlow) {
+  {
+    pqxx::work tx(conn_);
+    tx.exec("ALTER TABLE \"" + schema_.name() + "\".outbox DROP CONSTRAINT outbox_headers_check");
+    tx.commit();
+  }
+  Enqueue("A", "a1");
+  std::string poison;
+  {
+    pqxx::work tx(conn_);
+    poison = tx.exec1("INSERT INTO \"" + schema_.name() +
+                      "\".outbox (aggregate_type, aggregate_id, event_type, payload, headers) "
+                      "VALUES ('order', 'A', 'E', 'a2', '[\"not\", \"an object\"]') RETURNING id::text")[0]
+                 .as<std::string>();
+    tx.commit();
+  }
+  Enqueue("A", "a3");
+  Enqueue("B", "b1");
+
+  RelayThread relay(config_);
+  ASSERT_TRUE(WaitFor([&] { return relay.stats().dead_lettered.load() == 1; }, 30000));
+  ASSERT_TRUE(WaitFor([&] { return relay.stats().acked.load() == 2; }, 10000)) << "a1 and b1 flow";
+  EXPECT_EQ(DeadLetterRows("id::text = '" + poison +
+                           "' AND attempts = 2 AND reason LIKE 'bad row: headers column is not a JSON object%'"),
+            1);
+  EXPECT_EQ(OutboxRows(schema_.name()), 1) << "a3 is held in the outbox behind the dead-lettered event";
+  EXPECT_EQ(relay.Stop(), 0);
+  std::vector<WrittenEvent> flowed = {written_[0], written_[2]};
+  auto audit = AuditDelivery(flowed, ConsumeEvents({prefix_ + ".order"}, flowed));
+  EXPECT_EQ(audit.lost + audit.phantom, 0u) << audit.first_problem;
+  EXPECT_EQ(audit.delivered, 2u) << "neither the bad row nor a3, held behind it, is published";
+}
+
 }  // namespace
 }  // namespace outbox::test
