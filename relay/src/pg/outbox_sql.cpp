@@ -1,5 +1,8 @@
 #include "pg/outbox_sql.hpp"
 
+#include <cstdlib>
+#include <cstring>
+
 #include <pqxx/binarystring>
 #include <pqxx/nontransaction>
 #include <pqxx/row>
@@ -10,6 +13,32 @@
 
 namespace outbox::relay {
 namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/// A bytea field's bytes. The server sends bytea in hex format ("\x4142...",
+/// the default since PostgreSQL 9.0): decoded here in one pass into the
+/// result; anything else (bytea_output = escape) goes through libpq.
+std::string ByteaField(const pqxx::field& f) {
+  const char* text = f.c_str();
+  const size_t len = f.size();
+  if (len >= 2 && text[0] == '\\' && text[1] == 'x' && len % 2 == 0) {
+    std::string out((len - 2) / 2, '\0');
+    bool ok = true;
+    for (size_t i = 2, o = 0; i < len; i += 2, ++o) {
+      const int hi = HexValue(text[i]), lo = HexValue(text[i + 1]);
+      ok &= hi >= 0 && lo >= 0;
+      out[o] = static_cast<char>((hi << 4) | (lo & 0xf));
+    }
+    if (ok) return out;
+  }
+  return pqxx::binarystring(f).str();
+}
 
 std::string Column(const std::string& name, const std::string& key) {
   return sdk::QuoteIdentifier(name, "outbox.columns." + key);
@@ -66,11 +95,12 @@ OutboxRow ReadRow(const pqxx::row& row, int first) {
   r.aggregate_type = row[first + 2].as<std::string>(std::string());
   r.aggregate_id = row[first + 3].as<std::string>(std::string());
   r.event_type = row[first + 4].as<std::string>(std::string());
-  if (!row[first + 5].is_null()) r.payload = pqxx::binarystring(row[first + 5]).str();
+  if (!row[first + 5].is_null()) r.payload = ByteaField(row[first + 5]);
   r.headers_json = row[first + 6].as<std::string>(std::string());
   if (!row[first + 7].is_null()) r.topic = row[first + 7].as<std::string>();
   r.created_at = row[first + 8].as<std::string>(std::string());
-  r.created_epoch = row[first + 9].as<double>(0.0);
+  // strtod, not as<double>(): pqxx 6.4 parses doubles through an iostream.
+  r.created_epoch = row[first + 9].is_null() ? 0.0 : std::strtod(row[first + 9].c_str(), nullptr);
   return r;
 }
 
