@@ -11,7 +11,8 @@
 # Environment: OUTBOX_BENCH_PG_PORT (55500), OUTBOX_BENCH_KAFKA_PORT (59500),
 # BUILD_DIR (build-bench), OUTBOX_BENCH_SOURCE (the source tree to build; the
 # repository by default), OUTBOX_BENCH_SOURCE_COMMIT (the commit that tree
-# holds, recorded in results.json when it is not a git checkout).
+# holds, recorded in results.json when it is not a git checkout),
+# OUTBOX_BENCH_MODES (source modes of the latency runs: "poll tail").
 source "$(dirname "$0")/common.sh"
 
 quick=0 profile=1 only="" report_only=0
@@ -21,7 +22,7 @@ while (($#)); do
     --no-profile) profile=0; shift ;;
     --report-only) report_only=1; shift ;;
     --only) only=${2:-}; [[ $only == drain || $only == latency ]] || die "--only: drain or latency"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) die "unknown argument '$1'; see --help" ;;
   esac
 done
@@ -120,11 +121,15 @@ fi
 fi
 
 if [[ $only != drain ]]; then
-log "latency: ${rates[*]} events/s, 1 and 10 events per transaction, ${lat_seconds} s each"
-for per_tx in 1 10; do
-  for rate in "${rates[@]}"; do
-    "$bin/relay-latency-bench" --dsn "$dsn" --brokers "$brokers" --relay "$relay" --rate "$rate" --per-tx "$per_tx" \
-      --seconds "$lat_seconds" --warmup "$lat_warmup" --json "$lines" --work-dir "$work" || log "latency run incomplete"
+read -r -a modes <<<"${OUTBOX_BENCH_MODES:-poll tail}"
+log "latency (${modes[*]}): ${rates[*]} events/s, 1 and 10 events per transaction, ${lat_seconds} s each"
+for mode in "${modes[@]}"; do
+  for per_tx in 1 10; do
+    for rate in "${rates[@]}"; do
+      "$bin/relay-latency-bench" --dsn "$dsn" --brokers "$brokers" --relay "$relay" --rate "$rate" \
+        --per-tx "$per_tx" --mode "$mode" --seconds "$lat_seconds" --warmup "$lat_warmup" --json "$lines" \
+        --work-dir "$work" || log "latency run incomplete"
+    done
   done
 done
 fi
@@ -148,7 +153,7 @@ machine=$(jq -n \
   --arg quick "$quick" \
   '{nproc: ($nproc|tonumber), cpu: $cpu, memory: $mem, kernel: $kernel, postgres: $postgres, kafka: $kafka,
     librdkafka: $librdkafka, libpqxx: $libpqxx, compiler: $compiler, commit: $commit, source: $source,
-    date: $date, quick: ($quick == "1"), source_mode: "poll (tail mode is not built yet)",
+    date: $date, quick: ($quick == "1"), source_modes: "drain: poll; latency: \(env.OUTBOX_BENCH_MODES // "poll tail")",
     note: "Postgres, Kafka, the relay and the benchmark share this machine with other workloads"}')
 jq -s --argjson machine "$machine" '
   def by(k): map(select(.kind == k));
@@ -171,15 +176,17 @@ jq -r '
   "|---:|---:|---:|---:|---:|---:|---:|---:|",
   (.summary[] | "| \(.events) | \(.relay_events_per_s|floor) | \(.kafka_ceiling_events_per_s|floor) | \(.pg_ceiling_events_per_s|floor) | \(.relay_over_ceiling*100|floor/100) | \(.relay_cpu_us_per_event*10|floor/10) | \(.relay_peak_rss_mb*10|floor/10) | \(.load_avg_1m_at_start) |"),
   "",
-  "| offered events/s | events/tx | achieved events/s | p50 ms | p99 ms | p99.9 ms | missing | load |",
-  "|---:|---:|---:|---:|---:|---:|---:|---:|",
-  (.latency[] | "| \(.offered_events_per_s|floor) | \(.events_per_tx) | \(.achieved_events_per_s|floor) | \(.p50_ms*100|floor/100) | \(.p99_ms*100|floor/100) | \(.p999_ms*100|floor/100) | \(.missing) | \(.load_avg_1m_at_start) |")
+  "| mode | offered events/s | events/tx | achieved events/s | p50 ms | p99 ms | p99.9 ms | relay histogram p50 / p99 ms | missing | load |",
+  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  (.latency[] | "| \(.source_mode // "poll") | \(.offered_events_per_s|floor) | \(.events_per_tx) | \(.achieved_events_per_s|floor) | \(.p50_ms*100|floor/100) | \(.p99_ms*100|floor/100) | \(.p999_ms*100|floor/100) | \((.relay_histogram_p50_ms // 0)*10|floor/10) / \((.relay_histogram_p99_ms // 0)*10|floor/10) | \(.missing) | \(.load_avg_1m_at_start) |")
 ' "$results/results.json" >"$results/table.md"
 jq -r '.summary[] | "\(.events) \(.relay_events_per_s) \(.kafka_ceiling_events_per_s) \(.pg_ceiling_events_per_s) \(.relay_cpu_us_per_event) \(.relay_peak_rss_mb)"' \
   "$results/results.json" >"$work/drain.dat"
-for per_tx in 1 10; do
-  jq -r --argjson t "$per_tx" '.latency[] | select(.events_per_tx == $t) | "\(.offered_events_per_s) \(.p50_ms) \(.p99_ms) \(.p999_ms) \(.achieved_events_per_s)"' \
-    "$results/results.json" >"$work/latency-$per_tx.dat"
+for mode in poll tail; do
+  for per_tx in 1 10; do
+    jq -r --argjson t "$per_tx" --arg m "$mode" '.latency[] | select(.events_per_tx == $t and (.source_mode // "poll") == $m) | "\(.offered_events_per_s) \(.p50_ms) \(.p99_ms) \(.p999_ms) \(.achieved_events_per_s)"' \
+      "$results/results.json" >"$work/latency-$mode-$per_tx.dat"
+  done
 done
 
 gnuplot <<GP
@@ -218,13 +225,16 @@ set ylabel "ms"
 set logscale y
 set xrange [500:40000]
 set yrange [1:*]
-plot "$work/latency-1.dat" using 1:2 with linespoints title "p50, 1 event/tx", \
-     "$work/latency-1.dat" using 1:3 with linespoints title "p99, 1 event/tx", \
-     "$work/latency-1.dat" using 1:4 with linespoints title "p99.9, 1 event/tx", \
-     "$work/latency-10.dat" using 1:2 with linespoints dt 3 title "p50, 10 events/tx", \
-     "$work/latency-10.dat" using 1:3 with linespoints dt 3 title "p99, 10 events/tx", \
-     "$work/latency-10.dat" using 1:4 with linespoints dt 3 title "p99.9, 10 events/tx", \
-     10 with lines dt 2 title "p99 target 10 ms"
+set key outside right
+plot "$work/latency-poll-1.dat" using 1:2 with linespoints lc 1 title "poll p50, 1 event/tx", \
+     "$work/latency-poll-1.dat" using 1:3 with linespoints lc 2 title "poll p99, 1 event/tx", \
+     "$work/latency-poll-10.dat" using 1:2 with linespoints lc 1 dt 3 title "poll p50, 10 events/tx", \
+     "$work/latency-poll-10.dat" using 1:3 with linespoints lc 2 dt 3 title "poll p99, 10 events/tx", \
+     "$work/latency-tail-1.dat" using 1:2 with linespoints lc 3 title "tail p50, 1 event/tx", \
+     "$work/latency-tail-1.dat" using 1:3 with linespoints lc 4 title "tail p99, 1 event/tx", \
+     "$work/latency-tail-10.dat" using 1:2 with linespoints lc 3 dt 3 title "tail p50, 10 events/tx", \
+     "$work/latency-tail-10.dat" using 1:3 with linespoints lc 4 dt 3 title "tail p99, 10 events/tx", \
+     10 with lines dt 2 lc 7 title "p99 target 10 ms"
 GP
 
 echo

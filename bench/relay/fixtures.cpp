@@ -93,7 +93,8 @@ double Prefill(pqxx::connection_base& conn, const std::string& schema, long n) {
 }
 
 void WriteRelayConfig(const std::string& path, const std::string& dsn, const std::string& schema,
-                      const std::string& brokers, const std::string& topic, const std::string& http_listen) {
+                      const std::string& brokers, const std::string& topic, const std::string& http_listen,
+                      const std::string& slot) {
   std::ofstream f(path);
   f << "# written by the relay benchmarks: the shipped defaults except these\n"
     << "[postgres]\ndsn = \"" << dsn << "\"\n"
@@ -101,6 +102,9 @@ void WriteRelayConfig(const std::string& path, const std::string& dsn, const std
     << "[kafka]\nbrokers = \"" << brokers << "\"\ntopic_template = \"" << topic << "\"\n"
     << "[log]\nprogress_interval_s = 5\n";
   if (!http_listen.empty()) f << "[http]\nlisten = \"" << http_listen << "\"\n";
+  if (!slot.empty()) {
+    f << "[source]\nmode = \"tail\"\nslot_name = \"" << slot << "\"\npublication_name = \"" << slot << "\"\n";
+  }
   if (!f) throw std::runtime_error("cannot write " + path);
 }
 

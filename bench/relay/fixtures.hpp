@@ -38,9 +38,11 @@ std::string Payload(long n);
 std::string AggregateId(long n);
 
 /// Writes a relay configuration: the shipped defaults except the DSN, schema,
-/// brokers and a fixed topic; `http_listen` (host:port) turns on /metrics.
+/// brokers and a fixed topic; `http_listen` (host:port) turns on /metrics;
+/// `slot` (non-empty) selects tail mode with that slot and publication name.
 void WriteRelayConfig(const std::string& path, const std::string& dsn, const std::string& schema,
-                      const std::string& brokers, const std::string& topic, const std::string& http_listen = "");
+                      const std::string& brokers, const std::string& topic, const std::string& http_listen = "",
+                      const std::string& slot = "");
 
 /// The real `outbox-relay run` as a child process, stderr to a log file.
 class RelayProcess {

@@ -8,6 +8,10 @@
 //
 //   relay-latency-bench --dsn DSN --brokers HOST:PORT --relay PATH --rate 5000
 //                       [--per-tx 1] [--seconds 15] [--warmup 2] [--writers 16] [--json FILE]
+//                       [--mode poll|tail]
+//
+// --mode tail runs the relay in tail mode (logical replication) with a slot
+// and publication of its own, dropped at the end.
 //
 // The broker timestamp has millisecond resolution (truncated), so each
 // latency is low by 0..1 ms; the figures add 0.5 ms to centre that error.
@@ -155,8 +159,10 @@ int Run(const Flags& flags) {
   const long per_tx = std::max(1L, flags.Int("per-tx"));
   const int writers = static_cast<int>(std::clamp(flags.Int("writers"), 1L, 64L));
   const std::string dsn = flags.Str("dsn"), brokers = flags.Str("brokers"), work = flags.Str("work-dir");
-  const std::string tag =
-      std::to_string(static_cast<long>(rate)) + "x" + std::to_string(per_tx) + "_" + std::to_string(getpid());
+  const std::string mode = flags.Str("mode");
+  if (mode != "poll" && mode != "tail") throw std::invalid_argument("--mode: poll or tail, got '" + mode + "'");
+  const std::string tag = mode + "_" + std::to_string(static_cast<long>(rate)) + "x" + std::to_string(per_tx) + "_" +
+                          std::to_string(getpid());
   const std::string schema = "bench_lat_" + tag, topic = "bench.latency." + tag;
   const double load = LoadAverage1();
   {
@@ -166,7 +172,8 @@ int Run(const Flags& flags) {
   CreateTopic(brokers, topic);
   const std::string config = work + "/relay-" + tag + ".toml";
   const int metrics_port = FreeLoopbackPort();
-  WriteRelayConfig(config, dsn, schema, brokers, topic, "127.0.0.1:" + std::to_string(metrics_port));
+  const std::string slot = mode == "tail" ? schema : "";
+  WriteRelayConfig(config, dsn, schema, brokers, topic, "127.0.0.1:" + std::to_string(metrics_port), slot);
   RelayProcess relay(flags.Str("relay"), config, work + "/relay-" + tag + ".log");
   Consumer consumer(brokers, topic);
   std::this_thread::sleep_for(std::chrono::seconds(1));  // relay connected, consumer assigned
@@ -248,9 +255,16 @@ int Run(const Flags& flags) {
   const double achieved = in_window / (window_us / 1e6);
   {
     pqxx::connection conn(dsn);
-    pqxx::nontransaction(conn).exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+    pqxx::nontransaction tx(conn);
+    tx.exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+    if (!slot.empty()) {
+      tx.exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = " +
+              tx.quote(slot));
+      tx.exec("DROP PUBLICATION IF EXISTS " + slot);
+    }
   }
   nlohmann::json j = {{"kind", "latency"},
+                      {"source_mode", mode},
                       {"offered_events_per_s", rate},
                       {"events_per_tx", per_tx},
                       {"writers", writers},
@@ -275,9 +289,10 @@ int Run(const Flags& flags) {
                       {"relay_histogram_p50_ms", relay_hist.Quantile(0.5) * 1000},
                       {"relay_histogram_p99_ms", relay_hist.Quantile(0.99) * 1000}};
   std::printf(
-      "latency %6.0f ev/s offered x%-2ld per tx: achieved %7.0f ev/s  p50 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms"
+      "latency %s %6.0f ev/s offered x%-2ld per tx: achieved %7.0f ev/s  p50 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms"
       "  missing %ld  load %.2f\n",
-      rate, per_tx, achieved, Percentile(ms, 0.5), Percentile(ms, 0.99), Percentile(ms, 0.999), missing, load);
+      mode.c_str(), rate, per_tx, achieved, Percentile(ms, 0.5), Percentile(ms, 0.99), Percentile(ms, 0.999), missing,
+      load);
   std::printf("         relay's own histogram: %.0f events  p50 ~%.2f ms  p99 ~%.2f ms%s%s\n", relay_hist.count,
               relay_hist.Quantile(0.5) * 1000, relay_hist.Quantile(0.99) * 1000,
               scrape_error.empty() ? "" : "  scrape failed: ", scrape_error.c_str());
@@ -301,7 +316,8 @@ int main(int argc, char** argv) {
                                       {"warmup", "2"},
                                       {"writers", "16"},
                                       {"json", "-"},
-                                      {"work-dir", "/tmp"}});
+                                      {"work-dir", "/tmp"},
+                                      {"mode", "poll"}});
   try {
     flags.Parse(argc, argv);
     return Run(flags);
