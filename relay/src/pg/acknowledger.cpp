@@ -6,6 +6,7 @@
 #include "config/config.hpp"
 #include "outbox/migrations.hpp"
 #include "pg/pg_connect.hpp"
+#include "pg/tail_source.hpp"
 
 namespace outbox::relay {
 
@@ -71,6 +72,10 @@ std::optional<double> Acknowledger::OldestAgeSeconds() {
   auto r = tx.exec_prepared("outbox_oldest");
   if (r.empty()) return std::nullopt;
   return r[0][0].is_null() ? 0.0 : std::max(0.0, r[0][0].as<double>());
+}
+
+std::optional<int64_t> Acknowledger::SlotRetainedWal(const std::string& slot) {
+  return TailSource::RetainedWal(*conn_, slot);
 }
 
 }  // namespace outbox::relay

@@ -49,6 +49,9 @@ class Acknowledger {
   /// 0 when the table has no created_at column. One index probe.
   std::optional<double> OldestAgeSeconds();
 
+  /// Tail mode: WAL retained by replication slot `slot` in bytes; nullopt if it does not exist.
+  std::optional<int64_t> SlotRetainedWal(const std::string& slot);
+
  private:
   const Config& config_;
   std::unique_ptr<pqxx::connection> conn_;
