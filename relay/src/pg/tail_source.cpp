@@ -28,6 +28,18 @@ std::string Trim(const char* s) { return OneLine(s ? s : ""); }
 
 }  // namespace
 
+std::string TailPrerequisiteProblem(const std::string& wal_level, const std::string& role, bool can_replicate) {
+  if (wal_level != "logical") {
+    return "source.mode = \"tail\" needs wal_level = logical, but the server runs with wal_level = " + wal_level +
+           "; Hint: set wal_level = logical in postgresql.conf and restart PostgreSQL, or use source.mode = \"poll\"";
+  }
+  if (!can_replicate) {
+    return "source.mode = \"tail\" needs a role with the REPLICATION attribute, but role '" + role +
+           "' lacks it; Hint: ALTER ROLE " + role + " REPLICATION (as a superuser), or use source.mode = \"poll\"";
+  }
+  return "";
+}
+
 TailSource::TailSource(const Config& config)
     : config_(config), mapper_(config.outbox), conn_(nullptr, [](pg_conn* c) { PQfinish(c); }) {}
 
@@ -36,20 +48,11 @@ TailSource::~TailSource() noexcept { Stop(); }
 void TailSource::Prepare() {
   auto conn = PgConnect(config_.postgres, "tail-setup");
   pqxx::nontransaction tx(*conn);
-  const std::string wal_level = tx.exec1("SELECT current_setting('wal_level')")[0].as<std::string>();
-  if (wal_level != "logical") {
-    throw ConfigError("source.mode = \"tail\" needs wal_level = logical, but the server runs with wal_level = " +
-                      wal_level + "; Hint: set wal_level = logical in postgresql.conf and restart PostgreSQL, or use "
-                      "source.mode = \"poll\"");
-  }
-  const auto role = tx.exec1("SELECT current_user::text, rolreplication OR rolsuper FROM pg_roles "
-                             "WHERE rolname = current_user");
-  if (!role[1].as<bool>()) {
-    const std::string name = role[0].as<std::string>();
-    throw ConfigError("source.mode = \"tail\" needs a role with the REPLICATION attribute, but role '" + name +
-                      "' lacks it; Hint: ALTER ROLE " + name + " REPLICATION (as a superuser), or use source.mode = "
-                      "\"poll\"");
-  }
+  const auto pre = tx.exec1("SELECT current_setting('wal_level'), current_user::text, "
+                            "(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user)");
+  const std::string problem =
+      TailPrerequisiteProblem(pre[0].as<std::string>(), pre[1].as<std::string>(), pre[2].as<bool>(false));
+  if (!problem.empty()) throw ConfigError(problem);
   const std::string& pub = config_.source.publication_name;
   const std::string& slot = config_.source.slot_name;
   const std::string table = sdk::QuoteIdentifier(config_.outbox.schema, "outbox.schema") + "." +

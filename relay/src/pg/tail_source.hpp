@@ -21,6 +21,10 @@ namespace outbox::relay {
 
 struct Config;
 
+/// Why this server or role cannot run tail mode, as one line naming what to
+/// change; "" when wal_level is logical and the role may replicate.
+std::string TailPrerequisiteProblem(const std::string& wal_level, const std::string& role, bool can_replicate);
+
 /// The tail source: streams the outbox table's inserts (and transactional
 /// outbox WAL messages) from a logical replication slot with pgoutput, one
 /// committed transaction at a time, in commit order.
