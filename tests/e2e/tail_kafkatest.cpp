@@ -193,6 +193,76 @@ TEST_F(TailTest, EightConcurrentWritersKeepEachAggregatesOrder) {
   EXPECT_EQ(relay.stats().published.load(), committed.size());
 }
 
+TEST_F(TailTest, WalMessageEventGivesTheSameRecordAsARow) {
+  sdk::OutboxOptions wal_options{schema_.name()};
+  wal_options.mode = sdk::WriteMode::kWalMessage;
+  sdk::Outbox wal_outbox(wal_options);
+  RelayThread relay(config_);
+  ASSERT_TRUE(WaitFor([&] { return Streaming(); }, 20000));
+  sdk::Event e{"order", "twin", "OrderCreated", std::string("p\0q\xff", 4)};
+  e.headers["traceparent"] = "00-1";
+  e.headers["b"] = "2";
+  // base64 over several lines; its own key, as its topic is another one
+  sdk::Event routed{"order", "twin-r", "OrderRouted", std::string(3000, 'z')};
+  routed.topic = prefix_ + ".routed";
+  sdk::Event gone{"order", "twin", "OrderDeleted", ""};
+  gone.tombstone = true;
+  std::vector<std::string> row_ids, wal_ids;
+  std::string rolled_back;
+  {
+    pqxx::work tx(conn_);
+    row_ids = outbox_.EnqueueBatch(tx, {e, routed, gone});
+    tx.commit();
+  }
+  {
+    pqxx::work tx(conn_);
+    rolled_back = wal_outbox.Enqueue(tx, e);
+    tx.abort();
+  }
+  {
+    pqxx::work tx(conn_);
+    wal_ids = wal_outbox.EnqueueBatch(tx, {e, routed, gone});
+    tx.commit();
+  }
+  {
+    pqxx::nontransaction tx(conn_);
+    EXPECT_EQ(tx.exec("SELECT 1 FROM \"" + schema_.name() + "\".outbox WHERE id = '" + wal_ids[0] + "'").size(), 0u)
+        << "WAL-message events write no row";
+  }
+  std::vector<WrittenEvent> written;
+  const char* keys[] = {"twin", "twin-r", "twin"};
+  for (size_t i = 0; i < 3; ++i) written.push_back({row_ids[i], keys[i]});
+  for (size_t i = 0; i < 3; ++i) written.push_back({wal_ids[i], keys[i]});
+  auto records = ConsumeEvents({prefix_ + ".order", prefix_ + ".routed"}, written);
+  auto audit = AuditDelivery(written, records);
+  EXPECT_EQ(audit.lost + audit.phantom + audit.inversions + audit.duplicates, 0u) << audit.first_problem;
+  EXPECT_TRUE(WaitFor([&] { return relay.stats().acked.load() == 6; }, 10000));
+  EXPECT_TRUE(WaitFor([&] { return SlotConfirmedLsn() > 0; }, 10000));
+  EXPECT_EQ(relay.Stop(), 0);
+  EXPECT_EQ(relay.stats().published.load(), 6u) << "the rolled-back message is not published";
+
+  std::map<std::string, const ConsumedRecord*> by_id;
+  for (const auto& r : records) by_id[r.Header("event_id")] = &r;
+  ASSERT_EQ(by_id.count(rolled_back), 0u);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(by_id.count(row_ids[i]) && by_id.count(wal_ids[i]));
+    const ConsumedRecord& row = *by_id[row_ids[i]];
+    const ConsumedRecord& wal = *by_id[wal_ids[i]];
+    EXPECT_EQ(wal.topic, row.topic);
+    EXPECT_EQ(wal.partition, row.partition);
+    EXPECT_EQ(wal.key, row.key);
+    EXPECT_EQ(wal.value, row.value) << i;
+    ASSERT_EQ(wal.headers.size(), row.headers.size()) << i;
+    for (size_t h = 0; h < wal.headers.size(); ++h) {
+      EXPECT_EQ(wal.headers[h].first, row.headers[h].first);
+      if (wal.headers[h].first == "event_id" || wal.headers[h].first == "created_at") continue;
+      EXPECT_EQ(wal.headers[h].second, row.headers[h].second) << wal.headers[h].first;
+    }
+    EXPECT_TRUE(std::regex_match(wal.Header("created_at"), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)")))
+        << wal.Header("created_at");
+  }
+}
+
 TEST_F(TailTest, IdleOutboxSlotDoesNotPinWalWhileOtherTablesAreBusy) {
   RelayThread relay(config_);
   ASSERT_TRUE(WaitFor([&] { return Streaming(); }, 20000));

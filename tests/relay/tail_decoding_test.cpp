@@ -84,13 +84,13 @@ TEST(PgOutputDecoder, DecodesBeginRelationInsertMessageCommit) {
   std::string msg = "M";
   msg.push_back(1);
   PutInt64(msg, 0x180);
-  PutStr(msg, kWalMessagePrefix);
+  PutStr(msg, "outbox.v1.shop");
   Put32(msg, 2);
   msg += "{}";
   m = d.Decode(msg.data(), msg.size());
   EXPECT_EQ(m.kind, PgOutputMessage::Kind::kMessage);
   EXPECT_TRUE(m.transactional);
-  EXPECT_EQ(m.prefix, kWalMessagePrefix);
+  EXPECT_EQ(m.prefix, "outbox.v1.shop");
   EXPECT_EQ(m.content, "{}");
 
   std::string c = "C";

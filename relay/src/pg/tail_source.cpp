@@ -9,6 +9,7 @@
 #include "config/config.hpp"
 #include "log/logging.hpp"
 #include "outbox/migrations.hpp"
+#include "outbox/outbox.hpp"
 #include "pg/libpq_handle.hpp"
 #include "pg/pg_connect.hpp"
 #include "pg/wal_message.hpp"
@@ -41,7 +42,10 @@ std::string TailPrerequisiteProblem(const std::string& wal_level, const std::str
 }
 
 TailSource::TailSource(const Config& config)
-    : config_(config), mapper_(config.outbox), conn_(nullptr, [](pg_conn* c) { PQfinish(c); }) {}
+    : config_(config),
+      mapper_(config.outbox),
+      message_prefix_(sdk::WalMessagePrefix(config.outbox.schema)),
+      conn_(nullptr, [](pg_conn* c) { PQfinish(c); }) {}
 
 TailSource::~TailSource() noexcept { Stop(); }
 
@@ -227,11 +231,12 @@ void TailSource::Handle(const char* data, size_t size) {
     case PgOutputMessage::Kind::kMessage:
       // A non-transactional message is sent even when its transaction rolls
       // back: never an outbox event.
-      if (m.transactional && m.prefix == kWalMessagePrefix) {
+      if (m.prefix != message_prefix_) break;
+      if (m.transactional) {
         current_.push_back(DecodeWalMessage(m.content));
         current_.back().seq = next_message_token_--;
-      } else if (!m.transactional && m.prefix == kWalMessagePrefix) {
-        spdlog::warn("tail: ignored a non-transactional {} message at {}", kWalMessagePrefix, FormatLsn(m.lsn));
+      } else {
+        spdlog::warn("tail: ignored a non-transactional {} message at {}", message_prefix_, FormatLsn(m.lsn));
       }
       break;
     case PgOutputMessage::Kind::kCommit: {

@@ -94,6 +94,7 @@ class TailSource {
 
   const Config& config_;
   TailRowMapper mapper_;
+  std::string message_prefix_;
   PgOutputDecoder decoder_;
   std::unique_ptr<pg_conn, void (*)(pg_conn*)> conn_;
   bool prepared_ = false;
