@@ -34,6 +34,7 @@ void DropTailSlot(const relay::Config& config);
 struct TailSlotGuard {
   explicit TailSlotGuard(relay::Config c) : config(std::move(c)) {}
   ~TailSlotGuard() {
+    if (config.source.mode != relay::SourceMode::kTail) return;
     try {
       DropTailSlot(config);
     } catch (...) {
