@@ -2,6 +2,7 @@
 // from a logical replication slot. Same records as poll mode, commit order per
 // aggregate, nothing rolled back, and the slot is dropped by each test.
 #include <regex>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
@@ -261,6 +262,35 @@ TEST_F(TailTest, WalMessageEventGivesTheSameRecordAsARow) {
     EXPECT_TRUE(std::regex_match(wal.Header("created_at"), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)")))
         << wal.Header("created_at");
   }
+}
+
+TEST_F(TailTest, NeverConfirmsPastAnEventTheBrokerDidNotAcknowledge) {
+  config_.kafka.brokers = "127.0.0.1:1";  // nothing listens: every event stays unacknowledged
+  config_.source.status_interval = std::chrono::milliseconds(100);
+  config_.shutdown.drain_timeout = std::chrono::milliseconds(500);
+  RelayThread relay(config_);
+  ASSERT_TRUE(WaitFor([&] { return Streaming(); }, 20000));
+  auto wal_lsn = [&] {
+    pqxx::nontransaction tx(conn_);
+    return tx.exec1("SELECT (pg_current_wal_lsn() - '0/0')::bigint")[0].as<int64_t>();
+  };
+  const int64_t before_event = wal_lsn();
+  {
+    pqxx::work tx(conn_);
+    outbox_.Enqueue(tx, sdk::Event{"order", "o-1", "OrderCreated", "{}"});
+    tx.commit();
+  }
+  // Other tables keep the WAL moving, so keepalives come with later positions.
+  {
+    pqxx::nontransaction tx(conn_);
+    tx.exec("CREATE TABLE \"" + schema_.name() + "\".busy AS SELECT g FROM generate_series(1, 100000) g");
+  }
+  ASSERT_TRUE(WaitFor([&] { return relay.stats().read.load() >= 1; }, 10000)) << "the event was streamed";
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_LE(SlotConfirmedLsn(), before_event) << "confirmed past an unacknowledged event";
+  EXPECT_GT(wal_lsn(), before_event + (1 << 20));
+  EXPECT_EQ(relay.Stop(), 0);
+  EXPECT_EQ(OutboxRows(schema_.name()), 1) << "the event is still there for the next run";
 }
 
 TEST_F(TailTest, IdleOutboxSlotDoesNotPinWalWhileOtherTablesAreBusy) {

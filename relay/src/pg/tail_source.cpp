@@ -118,7 +118,8 @@ void TailSource::Start() {
   }
   const std::string& slot = config_.source.slot_name;
   {
-    const std::string q = "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '" + slot + "'";
+    const std::string q = "SELECT confirmed_flush_lsn::text, pg_current_wal_lsn()::text FROM pg_replication_slots "
+                          "WHERE slot_name = '" + slot + "'";
     PgResultPtr res(PQexec(conn_.get(), q.c_str()));
     if (PQresultStatus(res.get()) != PGRES_TUPLES_OK) Fail("cannot read the slot: " + Trim(PQerrorMessage(conn_.get())));
     if (PQntuples(res.get()) == 0) {
@@ -129,6 +130,7 @@ void TailSource::Start() {
     if (std::sscanf(PQgetvalue(res.get(), 0, 0), "%X/%X", &hi, &lo) == 2) {
       confirmed_ = reported_ = (Lsn{hi} << 32) | lo;
     }
+    if (std::sscanf(PQgetvalue(res.get(), 0, 1), "%X/%X", &hi, &lo) == 2) replay_until_ = (Lsn{hi} << 32) | lo;
   }
   const std::string q = "START_REPLICATION SLOT " + sdk::QuoteIdentifier(slot, "source.slot_name") +
                         " LOGICAL 0/0 (proto_version '1', publication_names '" +
@@ -244,6 +246,8 @@ void TailSource::Handle(const char* data, size_t size) {
       const uint64_t index = first_txn_ + txns_.size();
       txns_.push_back(Txn{m.lsn, current_.size()});
       for (auto& row : current_) {
+        // Committed before this stream began: an earlier run may have acknowledged it.
+        row.replayed = m.lsn <= replay_until_;
         open_[row.seq].push_back(index);
         ready_.push_back(std::move(row));
       }

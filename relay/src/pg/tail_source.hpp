@@ -108,6 +108,7 @@ class TailSource {
   std::unordered_map<int64_t, std::deque<uint64_t>> open_;  // token -> its transaction(s)
   int64_t next_message_token_ = -1;  // WAL message events have no row seq: negative tokens
 
+  Lsn replay_until_ = 0;  // the server's WAL end when streaming started
   Lsn received_ = 0;   // highest WAL position seen on the stream
   Lsn confirmed_ = 0;  // flush LSN we may report
   Lsn reported_ = 0;   // flush LSN last sent

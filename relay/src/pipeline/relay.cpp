@@ -184,12 +184,48 @@ void Relay::PollSourceOnce() {
 }
 
 std::vector<OutboxRow> Relay::ReadSource(size_t batch) {
-  if (streaming_) return tail_->Read(batch);
+  if (streaming_) return SkipAcknowledged(tail_->Read(batch));
   auto rows = source_->Poll(batch, static_cast<size_t>(in_flight_) + pending_acks_.size());
   // Tail mode: this poll saw every row committed before its snapshot, so
   // before the slot's position; whatever commits later is in the stream.
   if (tail_ && source_->covered_all()) caught_up_read_ = true;
   return rows;
+}
+
+std::vector<OutboxRow> Relay::SkipAcknowledged(std::vector<OutboxRow> rows) {
+  // After a restart the stream repeats what committed after the slot's
+  // confirmed position, and much of that was acknowledged (its rows deleted)
+  // before the crash. A row that is gone was published (or dead-lettered):
+  // skip it rather than publish it again. WAL-message events have no row and
+  // are published again.
+  std::vector<int64_t> seqs;
+  for (const auto& r : rows) {
+    if (r.replayed && r.seq > 0) seqs.push_back(r.seq);
+  }
+  if (seqs.empty()) return rows;
+  std::unordered_set<int64_t> live;
+  try {
+    if (!acker_->connected()) throw pqxx::broken_connection("the ack connection is down");
+    live = acker_->Unacknowledged(seqs);
+  } catch (const std::exception& e) {
+    // The rows were taken from the stream: start it again rather than lose them.
+    spdlog::warn("postgres: cannot check replayed rows ({}); restarting the stream", OneLine(e.what()));
+    if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr && acker_->connected()) acker_->Disconnect();
+    EnterResync("replayed rows unchecked");
+    return {};
+  }
+  std::vector<OutboxRow> out;
+  std::vector<int64_t> done;
+  out.reserve(rows.size());
+  for (auto& r : rows) {
+    if (r.replayed && r.seq > 0 && !live.count(r.seq)) {
+      done.push_back(r.seq);
+    } else {
+      out.push_back(std::move(r));
+    }
+  }
+  SourceDone(done);
+  return out;
 }
 
 void Relay::StartStreaming() {

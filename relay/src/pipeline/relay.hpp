@@ -67,6 +67,7 @@ class Relay {
   void ProduceQueued();
   void PollSourceOnce();
   std::vector<OutboxRow> ReadSource(size_t batch);
+  std::vector<OutboxRow> SkipAcknowledged(std::vector<OutboxRow> rows);
   void StartStreaming();
   void SourceDone(const std::vector<int64_t>& tokens);
   void FlushAcks(bool force);
