@@ -195,7 +195,16 @@ void TailSource::Pump(size_t want) {
       Fail("replication stream ended: " + Trim(PQerrorMessage(conn_.get())));
     }
     std::unique_ptr<char, void (*)(void*)> guard(buf, PQfreemem);
-    Handle(buf, static_cast<size_t>(n));
+    try {
+      Handle(buf, static_cast<size_t>(n));
+    } catch (const std::exception&) {
+      // A message that cannot be decoded (a malformed WAL-message event, a
+      // column mapping the table lacks): never skip it. Drop the stream; the
+      // caller restarts it from the slot and meets the same message again.
+      conn_.reset();
+      Stop();
+      throw;
+    }
   }
 }
 

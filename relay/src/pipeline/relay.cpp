@@ -67,6 +67,15 @@ int Relay::Run() {
   while (!stop_requested_) {
     const auto now = Clock::now();
     EnsureConnected(now, false);
+    if (streaming_ && (!source_->connected() || !acker_->connected())) {
+      // Postgres is going away (a fast shutdown ends normal sessions first),
+      // or acknowledgements cannot be recorded: close the stream too. A
+      // walsender holding unconfirmed changes would otherwise keep the
+      // server's shutdown waiting for a confirmation that cannot come.
+      tail_->Stop();
+      streaming_ = false;
+      EnterResync("postgres connection lost");
+    }
     if (inject_fatal_.exchange(false)) producer_->InjectFatalError("injected by a test");
     CollectReports(0);
     if (producer_->IsFatal()) RebuildProducer();
@@ -167,7 +176,14 @@ void Relay::PollSourceOnce() {
       source_->Disconnect();
       return;
     } catch (const std::exception& e) {
-      spdlog::error("postgres: {} failed: {}", streaming_ ? "replication stream" : "poll", OneLine(e.what()));
+      if (streaming_) {
+        // The event that failed to decode is not skipped: the stream restarts
+        // from the slot after a back-off and meets it again.
+        spdlog::error("tail: {}", OneLine(e.what()));
+        EnterResync("replication stream failed");
+        return;
+      }
+      spdlog::error("postgres: poll failed: {}", OneLine(e.what()));
       return;
     }
     stats_.read += rows.size();
