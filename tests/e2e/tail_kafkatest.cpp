@@ -293,6 +293,43 @@ TEST_F(TailTest, NeverConfirmsPastAnEventTheBrokerDidNotAcknowledge) {
   EXPECT_EQ(OutboxRows(schema_.name()), 1) << "the event is still there for the next run";
 }
 
+TEST_F(TailTest, DroppedSlotIsRecreatedAndTheTablesRowsArePublished) {
+  CreateAggregates(schema_.name(), 10);
+  RelayThread relay(config_);
+  ASSERT_TRUE(WaitFor([&] { return Streaming(); }, 20000));
+  std::vector<WrittenEvent> committed;
+  std::thread writer([&] {
+    WriterOptions w;
+    w.schema = schema_.name();
+    w.writers = 2;
+    w.transactions_per_writer = 150;
+    w.aggregates = 10;
+    w.pause_between_us = 5000;
+    committed = RunWriters(w);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // An operator drops the slot: end its walsender, then drop it before the relay is back.
+  bool dropped = false;
+  for (int i = 0; i < 200 && !dropped; ++i) {
+    pqxx::nontransaction tx(conn_);
+    tx.exec_params("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                   "WHERE slot_name = $1 AND active_pid IS NOT NULL", config_.source.slot_name);
+    try {
+      tx.exec_params("SELECT pg_drop_replication_slot($1)", config_.source.slot_name);
+      dropped = true;
+    } catch (const pqxx::sql_error&) {
+    }
+  }
+  ASSERT_TRUE(dropped);
+  writer.join();
+  ASSERT_TRUE(WaitFor([&] { return Streaming(); }, 30000)) << "the relay recreated its slot";
+  ASSERT_TRUE(WaitFor([&] { return OutboxRows(schema_.name()) == 0; }, 30000));
+  auto audit = AuditDelivery(committed, ConsumeEvents({prefix_ + ".account"}, committed));
+  EXPECT_EQ(audit.lost + audit.phantom + audit.inversions, 0u) << audit.first_problem;
+  EXPECT_EQ(relay.Stop(), 0);
+  EXPECT_GE(relay.stats().resyncs.load(), 1u);
+}
+
 TEST_F(TailTest, IdleOutboxSlotDoesNotPinWalWhileOtherTablesAreBusy) {
   RelayThread relay(config_);
   ASSERT_TRUE(WaitFor([&] { return Streaming(); }, 20000));
