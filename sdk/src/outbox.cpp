@@ -28,6 +28,8 @@ std::string EventId(const Event& e) {
 
 }  // namespace
 
+std::string WalMessagePrefix(const std::string& schema) { return "outbox.v1." + schema; }
+
 Outbox::Outbox(OutboxOptions options) : options_(std::move(options)) {
   const std::string table = QuoteIdentifier(options_.schema, "schema") + ".outbox";
   // seq is never written: its default, outbox_next_seq(), takes the xid before
@@ -44,6 +46,16 @@ Outbox::Outbox(OutboxOptions options) : options_(std::move(options)) {
                " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[], $7::text[])"
                " WITH ORDINALITY AS e(id, aggregate_type, aggregate_id, event_type, payload, headers, topic, n)"
                " ORDER BY e.n";
+  // The message content is the JSON object schema/README.md describes; the
+  // relay turns it into the same record a row would give. created_at is now(),
+  // the row's default, formatted as the relay formats a row's.
+  message_name_ = "outbox_message_" + options_.schema;
+  message_sql_ =
+      "SELECT pg_logical_emit_message(true, '" + WalMessagePrefix(options_.schema) + "', json_build_object("
+      "'id', $1::uuid, 'aggregate_type', $2::text, 'aggregate_id', $3::text, 'event_type', $4::text, "
+      "'payload_base64', translate(encode($5::bytea, 'base64'), E'\\n', ''), 'headers', $6::jsonb, "
+      "'topic', $7::text, "
+      "'created_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))::text)";
 }
 
 std::string Outbox::Enqueue(pqxx::transaction_base& tx, const Event& e) const {
@@ -53,9 +65,11 @@ std::string Outbox::Enqueue(pqxx::transaction_base& tx, const Event& e) const {
   const char* topic = e.topic ? e.topic->c_str() : nullptr;  // nullptr binds SQL NULL
   // Registers the statement with this connection; libpqxx accepts the same
   // definition again and sends it to the server only on first use.
-  tx.conn().prepare(insert_name_, insert_sql_);
+  const bool message = options_.mode == WriteMode::kWalMessage;
+  const std::string& name = message ? message_name_ : insert_name_;
+  tx.conn().prepare(name, message ? message_sql_ : insert_sql_);
   auto insert = [&](const auto& payload) {
-    tx.exec_prepared0(insert_name_, id, e.aggregate_type, e.aggregate_id, e.event_type, payload, headers, topic);
+    tx.exec_prepared(name, id, e.aggregate_type, e.aggregate_id, e.event_type, payload, headers, topic);
   };
   if (e.tombstone) {
     insert(nullptr);
@@ -69,6 +83,17 @@ std::string Outbox::Enqueue(pqxx::transaction_base& tx, const Event& e) const {
 
 std::vector<std::string> Outbox::EnqueueBatch(pqxx::transaction_base& tx, const std::vector<Event>& events) const {
   if (events.empty()) return {};
+  if (options_.mode == WriteMode::kWalMessage) {
+    // One message per event, in order (a set-returning SELECT would not
+    // guarantee the order in which the messages are emitted).
+    for (size_t i = 0; i < events.size(); ++i) {
+      ValidateEvent(events[i], options_.max_payload_bytes, "events[" + std::to_string(i) + "]");
+    }
+    std::vector<std::string> out;
+    out.reserve(events.size());
+    for (const Event& e : events) out.push_back(Enqueue(tx, e));
+    return out;
+  }
   size_t payload_bytes = 0;
   for (size_t i = 0; i < events.size(); ++i) {
     ValidateEvent(events[i], options_.max_payload_bytes, "events[" + std::to_string(i) + "]");

@@ -37,7 +37,11 @@ std::string RelayToml(const relay::Config& c) {
   return "[postgres]\ndsn = \"" + c.postgres.dsn + "\"\n" +
          "[outbox]\nschema = \"" + c.outbox.schema + "\"\ncleanup = \"" +
          (c.outbox.cleanup == relay::Cleanup::kDelete ? "delete" : "mark") + "\"\n" +
-         "[source]\nbatch_size = " + std::to_string(c.source.batch_size) +
+         "[source]\nmode = \"" + (c.source.mode == relay::SourceMode::kTail ? "tail" : "poll") +
+         "\"\nslot_name = \"" + c.source.slot_name + "\"\npublication_name = \"" + c.source.publication_name +
+         "\"\nstatus_interval_ms = " + ms(c.source.status_interval) + "\n" +
+         "ack_interval_ms = " + ms(c.source.ack_interval) +
+         "\nbatch_size = " + std::to_string(c.source.batch_size) +
          "\npoll_interval_ms = " + ms(c.source.poll_interval) +
          "\nmax_in_flight = " + std::to_string(c.source.max_in_flight) + "\n" +
          "[kafka]\nbrokers = \"" + c.kafka.brokers + "\"\ntopic_template = \"" + c.kafka.topic_template +
@@ -125,6 +129,33 @@ bool WaitFor(const std::function<bool()>& pred, int timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return true;
+}
+
+relay::Config TailConfig(relay::Config config) {
+  config.source.mode = relay::SourceMode::kTail;
+  // Slots and publications belong to the database, not the test's schema.
+  config.source.slot_name = "s_" + config.outbox.schema;
+  config.source.publication_name = "p_" + config.outbox.schema;
+  return config;
+}
+
+void DropTailSlot(const relay::Config& config) {
+  pqxx::connection c(PgDsn());
+  for (int i = 0; i < 100; ++i) {
+    pqxx::nontransaction tx(c);
+    // The walsender of a stopped (or killed) relay may linger a moment.
+    tx.exec_params("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                   "WHERE slot_name = $1 AND active_pid IS NOT NULL", config.source.slot_name);
+    try {
+      tx.exec_params("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+                     config.source.slot_name);
+      break;
+    } catch (const pqxx::sql_error&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  pqxx::nontransaction tx(c);
+  tx.exec("DROP PUBLICATION IF EXISTS \"" + config.source.publication_name + "\"");
 }
 
 int64_t OutboxRows(const std::string& schema) {

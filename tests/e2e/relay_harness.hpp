@@ -24,6 +24,25 @@ namespace outbox::test {
 /// A relay configuration for `schema`, publishing to "<topic_prefix>.<aggregate_type>".
 relay::Config RelayConfig(const std::string& schema, const std::string& topic_prefix, const std::string& brokers = "");
 
+/// `config` switched to source.mode = "tail" with a slot and publication named after its schema.
+relay::Config TailConfig(relay::Config config);
+
+/// Drops the slot and publication of a tail-mode `config` (test clean-up; a slot left behind pins WAL).
+void DropTailSlot(const relay::Config& config);
+
+/// Drops the tail-mode slot and publication when the test ends, however it ends.
+struct TailSlotGuard {
+  explicit TailSlotGuard(relay::Config c) : config(std::move(c)) {}
+  ~TailSlotGuard() {
+    if (config.source.mode != relay::SourceMode::kTail) return;
+    try {
+      DropTailSlot(config);
+    } catch (...) {
+    }
+  }
+  relay::Config config;
+};
+
 /// The same configuration as TOML text, for the outbox-relay executable.
 std::string RelayToml(const relay::Config& config);
 

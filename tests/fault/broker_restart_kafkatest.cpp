@@ -2,7 +2,7 @@
 // several times while writers keep writing. The broker is private (shared
 // port + 300) so the shared one other tests use stays up. Records wait in
 // librdkafka's queue while the broker is away (the relay never expires them),
-// so each key keeps its order across restarts.
+// so each key keeps its order across restarts. Runs in poll and in tail mode.
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -13,14 +13,17 @@
 namespace outbox::test::fault {
 namespace {
 
-TEST(FaultBrokerRestart, BrokerKilledAndRestartedWhileWritersWrite) {
+void BrokerKilledAndRestarted(bool tail) {
+  const std::string scenario = tail ? "broker-restart-tail" : "broker-restart";
   const int64_t restarts = EnvInt("OUTBOX_FAULT_BROKER_RESTARTS", 3);
   const auto min_events = static_cast<size_t>(EnvInt("OUTBOX_FAULT_EVENTS", 3000));
-  std::mt19937_64 rng(Seed("broker-restart"));
+  std::mt19937_64 rng(Seed(scenario));
   PrivateBroker broker(300);
   FaultSchema schema(PgDsn(), "fbrk", 30);
   const std::string prefix = UniqueName("fbrk");
   auto config = RelayConfig(schema.name(), prefix, broker.address());
+  if (tail) config = TailConfig(config);
+  TailSlotGuard slot(config);
   RelayThread relay(config);
 
   FaultWriterOptions w;
@@ -52,12 +55,16 @@ TEST(FaultBrokerRestart, BrokerKilledAndRestartedWhileWritersWrite) {
   const auto ledger = schema.Ledger();
   const auto audit = CheckDelivery(ledger, writers.Committed(),
                                    ConsumeEvents({prefix + ".account"}, ledger, 180000, broker.address()));
-  Report("broker-restart", "restarts=" + std::to_string(restarts), audit,
+  Report(scenario, "restarts=" + std::to_string(restarts), audit,
          " down_s=" + std::to_string(down_ms_total / 1000) +
              " resyncs=" + std::to_string(relay.stats().resyncs.load()) +
              " producer_rebuilds=" + std::to_string(relay.stats().producer_rebuilds.load()) +
              " errors=" + ErrorsByReason(relay.stats()));
 }
+
+TEST(FaultBrokerRestart, BrokerKilledAndRestartedWhileWritersWrite) { BrokerKilledAndRestarted(/*tail=*/false); }
+
+TEST(FaultBrokerRestart, TailModeBrokerKilledAndRestartedWhileWritersWrite) { BrokerKilledAndRestarted(/*tail=*/true); }
 
 }  // namespace
 }  // namespace outbox::test::fault

@@ -3,6 +3,7 @@
 // (shared port + 300). Writers retry across the outage and resolve commits of
 // unknown outcome through the ledger, so the committed set is exact; the relay
 // reconnects and nothing is lost, acknowledged twice into a gap, or reordered.
+// Runs in poll and in tail mode (the slot lives in the private cluster).
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -13,16 +14,18 @@
 namespace outbox::test::fault {
 namespace {
 
-TEST(FaultPostgresRestart, FastAndImmediateRestartsWhileTheRelayRuns) {
+void FastAndImmediateRestarts(bool tail) {
+  const std::string scenario = tail ? "pg-restart-tail" : "pg-restart";
   const int64_t restarts = EnvInt("OUTBOX_FAULT_PG_RESTARTS", 4);
   const auto min_events = static_cast<size_t>(EnvInt("OUTBOX_FAULT_EVENTS", 3000));
-  std::mt19937_64 rng(Seed("pg-restart"));
+  std::mt19937_64 rng(Seed(scenario));
   PrivatePostgres pg(300);
   FaultSchema schema(pg.dsn(), "fpg", 30);
   const std::string prefix = UniqueName("fpg");
   auto config = RelayConfig(schema.name(), prefix);
   config.postgres.dsn = pg.dsn();
   config.postgres.reconnect_backoff_max = std::chrono::milliseconds(2000);
+  if (tail) config = TailConfig(config);  // the slot goes with the private cluster
   RelayThread relay(config);
 
   FaultWriterOptions w;
@@ -53,13 +56,19 @@ TEST(FaultPostgresRestart, FastAndImmediateRestartsWhileTheRelayRuns) {
   EXPECT_EQ(relay.Stop(), 0);
   const auto ledger = schema.Ledger();
   const auto audit = CheckDelivery(ledger, writers.Committed(), ConsumeEvents({prefix + ".account"}, ledger, 180000));
-  Report("pg-restart",
+  Report(scenario,
          "restarts=" + std::to_string(restarts) + " (fast=" + std::to_string(restarts - immediate) +
              " immediate=" + std::to_string(immediate) + ")",
          audit,
          " writer_retries=" + std::to_string(writers.retries()) + " unknown_commits=" +
              std::to_string(writers.unknown()) + " (committed=" + std::to_string(writers.unknown_committed()) +
              ") relay_reconnects=" + std::to_string(relay.stats().pg_reconnects.load()));
+}
+
+TEST(FaultPostgresRestart, FastAndImmediateRestartsWhileTheRelayRuns) { FastAndImmediateRestarts(/*tail=*/false); }
+
+TEST(FaultPostgresRestart, TailModeFastAndImmediateRestartsWhileTheRelayRuns) {
+  FastAndImmediateRestarts(/*tail=*/true);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Scenario 1: the real outbox-relay executable SIGKILLed at random moments
 // (seeded), restarted each time, while writers keep writing; a last relay
 // drains and exits 0 on SIGTERM. Nothing lost, no phantom, no inversion.
+// Runs in poll mode and in tail mode (kills then also land between broker
+// acks and the slot's LSN confirmation).
 #include <signal.h>
 
 #include <thread>
@@ -13,13 +15,16 @@
 namespace outbox::test::fault {
 namespace {
 
-TEST(FaultRelayKill, SigkillAtRandomMomentsLosesNothing) {
+void SigkillAtRandomMoments(bool tail) {
+  const std::string scenario = tail ? "sigkill-tail" : "sigkill";
   const int64_t kills = EnvInt("OUTBOX_FAULT_KILLS", 50);
   const auto min_events = static_cast<size_t>(EnvInt("OUTBOX_FAULT_EVENTS", 3000));
-  std::mt19937_64 rng(Seed("sigkill"));
+  std::mt19937_64 rng(Seed(scenario));
   FaultSchema schema(PgDsn(), "fkill", 40);
   const std::string prefix = UniqueName("fkill");
   auto config = RelayConfig(schema.name(), prefix);
+  if (tail) config = TailConfig(config);
+  TailSlotGuard slot(config);  // drops the slot (if any) at the end
   config.source.batch_size = 200;
   const std::string log = "/tmp/" + prefix + ".log";
 
@@ -52,8 +57,12 @@ TEST(FaultRelayKill, SigkillAtRandomMomentsLosesNothing) {
 
   const auto ledger = schema.Ledger();
   const auto audit = CheckDelivery(ledger, writers.Committed(), ConsumeEvents({prefix + ".account"}, ledger, 180000));
-  Report("sigkill", "kills=" + std::to_string(kills) + " (" + std::to_string(early) + " during start-up)", audit);
+  Report(scenario, "kills=" + std::to_string(kills) + " (" + std::to_string(early) + " during start-up)", audit);
 }
+
+TEST(FaultRelayKill, SigkillAtRandomMomentsLosesNothing) { SigkillAtRandomMoments(/*tail=*/false); }
+
+TEST(FaultRelayKill, TailModeSigkillAtRandomMomentsLosesNothing) { SigkillAtRandomMoments(/*tail=*/true); }
 
 }  // namespace
 }  // namespace outbox::test::fault

@@ -71,6 +71,40 @@ TEST(StatusCommand, PrintsBacklogAgeDeadLettersAndSchemaVersion) {
   std::printf("%s", json.out.c_str());
 }
 
+TEST(StatusCommand, TailModeReportsTheSlotsRetainedWal) {
+  ScopedSchema schema("status_tail");
+  {
+    pqxx::connection c(PgDsn());
+    sdk::Migrate(c, schema.name());
+  }
+  const std::string slot = "s_" + schema.name();
+  const std::string config =
+      WriteTempFile("status", "[postgres]\ndsn = \"" + PgDsn() + "\"\n[outbox]\nschema = \"" + schema.name() +
+                                  "\"\n[source]\nmode = \"tail\"\nslot_name = \"" + slot +
+                                  "\"\n[kafka]\nbrokers = \"127.0.0.1:9\"\n");
+  EXPECT_EQ(Field(RunRelayCommand({"-c", config, "status"}).out, "slot lag:"),
+            "n/a (no replication slot " + slot + " yet)");
+  pqxx::connection c(PgDsn());
+  {
+    pqxx::nontransaction tx(c);
+    tx.exec_params("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", slot);
+    tx.exec("CREATE TABLE " + sdk::QuoteIdentifier(schema.name()) + ".filler AS SELECT g FROM generate_series(1, 20000) g");
+  }
+  const CommandResult text = RunRelayCommand({"-c", config, "status"});
+  const CommandResult json = RunRelayCommand({"-c", config, "status", "--json"});
+  {
+    pqxx::nontransaction tx(c);
+    tx.exec_params("SELECT pg_drop_replication_slot($1)", slot);
+  }
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  const std::string lag = Field(text.out, "slot lag:");
+  EXPECT_NE(lag.find(" bytes of WAL retained by slot " + slot), std::string::npos) << lag;
+  EXPECT_GT(std::stoll(lag), 100000) << "the filler table's WAL is retained";
+  const auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["source_mode"], "tail");
+  EXPECT_GT(j["slot_lag_bytes"].get<int64_t>(), 100000);
+}
+
 TEST(StatusCommand, UnmigratedSchemaIsReportedNotAnError) {
   ScopedSchema schema("status_empty");
   const std::string config = StatusConfig(PgDsn(), schema.name());

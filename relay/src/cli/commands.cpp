@@ -36,10 +36,6 @@ void InstallStopHandlers() {
 }
 
 int RunCommand(const Config& config) {
-  // Accepted by the configuration format, not built yet: refuse rather than ignore.
-  if (config.source.mode == SourceMode::kTail) {
-    throw ConfigError("source.mode: \"tail\" is not available in this release; Hint: use \"poll\" (the default)");
-  }
   Relay relay(config);
   // Declared after the relay, so it stops (and stops reading its stats) before the relay is destroyed.
   std::unique_ptr<MetricsServer> http;

@@ -16,6 +16,7 @@
 #include "outbox/migrations.hpp"
 #include "pg/outbox_sql.hpp"
 #include "pg/pg_connect.hpp"
+#include "pg/tail_source.hpp"
 
 namespace outbox::relay {
 namespace {
@@ -29,6 +30,7 @@ struct Status {
   std::optional<int64_t> dead_letters;  // none: no dead-letter table
   int schema_version = 0;
   int latest_schema_version = 0;
+  std::optional<int64_t> slot_retained_bytes;  // tail mode; none: poll mode or no such slot
 };
 
 /// libpq's messages span lines ("...failed: Connection refused\n\tIs the server running..."): make one.
@@ -81,6 +83,7 @@ Status Read(const Config& config, pqxx::connection_base& conn) {
     pqxx::nontransaction tx(conn);
     s.dead_letters = tx.exec1("SELECT count(*) FROM " + dead_letter)[0].as<int64_t>();
   }
+  if (config.source.mode == SourceMode::kTail) s.slot_retained_bytes = TailSource::RetainedWal(conn, config.source.slot_name);
   return s;
 }
 
@@ -113,8 +116,13 @@ void PrintText(const Config& config, const Status& s) {
     version += " (latest)";
   }
   std::printf(row, "schema version:", version.c_str());
-  std::printf(row, "slot lag:",
-              config.source.mode == SourceMode::kPoll ? "n/a (poll mode)" : "n/a (tail mode is not available yet)");
+  std::string slot = "n/a (poll mode)";
+  if (config.source.mode == SourceMode::kTail) {
+    slot = s.slot_retained_bytes ? std::to_string(*s.slot_retained_bytes) + " bytes of WAL retained by slot " +
+                                       config.source.slot_name
+                                 : "n/a (no replication slot " + config.source.slot_name + " yet)";
+  }
+  std::printf(row, "slot lag:", slot.c_str());
 }
 
 void PrintJson(const Config& config, const Status& s) {
@@ -128,7 +136,7 @@ void PrintJson(const Config& config, const Status& s) {
   j["schema_version"] = s.schema_version;
   j["latest_schema_version"] = s.latest_schema_version;
   j["source_mode"] = config.source.mode == SourceMode::kPoll ? "poll" : "tail";
-  j["slot_lag_bytes"] = nullptr;
+  j["slot_lag_bytes"] = s.slot_retained_bytes ? nlohmann::json(*s.slot_retained_bytes) : nlohmann::json(nullptr);
   std::printf("%s\n", j.dump().c_str());
 }
 

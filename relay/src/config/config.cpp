@@ -23,7 +23,7 @@ const std::vector<SectionSchema>& Schema() {
        {}},
       {"source",
        {"mode", "batch_size", "poll_interval_ms", "max_in_flight", "ack_batch_size", "ack_interval_ms", "slot_name",
-        "publication_name"},
+        "publication_name", "status_interval_ms"},
        {}},
       {"kafka", {"brokers", "topic_template", "delivery_timeout_ms"}, {"properties"}},
       {"log", {"level", "format", "progress_interval_s"}, {}},
@@ -134,6 +134,7 @@ void ReadSource(const TableReader& t, SourceConfig& s) {
   SetMillis(t, "ack_interval_ms", 1, 10 * kSecond, s.ack_interval);
   SetIdentifier(t, "slot_name", false, s.slot_name);
   SetIdentifier(t, "publication_name", false, s.publication_name);
+  SetMillis(t, "status_interval_ms", 100, 30 * kSecond, s.status_interval);
 }
 
 void ReadKafka(const TableReader& t, KafkaConfig& k) {

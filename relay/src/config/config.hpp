@@ -60,6 +60,8 @@ struct SourceConfig {
   std::chrono::milliseconds ack_interval{20};          ///< ...or after this long, whichever comes first
   std::string slot_name = "outbox_relay";              ///< tail mode
   std::string publication_name = "outbox_relay";       ///< tail mode
+  /// Tail mode: how often the relay reports its confirmed position to the server (keep well below wal_sender_timeout).
+  std::chrono::milliseconds status_interval{1000};
 };
 
 struct KafkaConfig {

@@ -128,6 +128,12 @@ std::string RenderPrometheus(const RelayStats& s) {
   const int64_t backlog = s.backlog_rows.load();
   w.GaugeIfKnown("outbox_relay_backlog_rows", "Unpublished outbox rows, in flight included (measured every 2 s).",
                  backlog, static_cast<double>(backlog));
+  const int64_t retained = s.slot_retained_bytes.load();
+  if (retained >= 0) {  // tail mode only
+    w.GaugeIfKnown("outbox_relay_slot_retained_wal_bytes",
+                   "Tail mode: WAL the replication slot retains (pg_current_wal_lsn() - restart_lsn), measured every 2 s.",
+                   retained, static_cast<double>(retained));
+  }
   const int64_t oldest_ms = s.oldest_age_ms.load();
   w.GaugeIfKnown("outbox_relay_oldest_unpublished_age_seconds",
                  "Age of the oldest unpublished outbox row, 0 when there is none (measured every 2 s).", oldest_ms,

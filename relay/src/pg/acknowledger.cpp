@@ -1,11 +1,13 @@
 #include "pg/acknowledger.hpp"
 
 #include <pqxx/nontransaction>
+#include <pqxx/result>
 #include <pqxx/transaction>
 
 #include "config/config.hpp"
 #include "outbox/migrations.hpp"
 #include "pg/pg_connect.hpp"
+#include "pg/tail_source.hpp"
 
 namespace outbox::relay {
 
@@ -33,6 +35,8 @@ void Acknowledger::Connect() {
           ? std::string("NULL::double precision")
           : "extract(epoch FROM now() - " +
                 sdk::QuoteIdentifier(config_.outbox.columns.created_at, "outbox.columns.created_at") + ")::float8";
+  conn->prepare("outbox_unacked", "SELECT " + s + " FROM " + sql_.table + " WHERE " + s + " = ANY($1::bigint[])" +
+                                      sql_.unpublished);
   conn->prepare("outbox_backlog_count", "SELECT count(*) FROM " + sql_.table + " WHERE true" + sql_.unpublished);
   conn->prepare("outbox_oldest",
                 "SELECT " + created + " FROM " + sql_.table + " WHERE true" + sql_.unpublished + " ORDER BY " + s +
@@ -71,6 +75,18 @@ std::optional<double> Acknowledger::OldestAgeSeconds() {
   auto r = tx.exec_prepared("outbox_oldest");
   if (r.empty()) return std::nullopt;
   return r[0][0].is_null() ? 0.0 : std::max(0.0, r[0][0].as<double>());
+}
+
+std::unordered_set<int64_t> Acknowledger::Unacknowledged(const std::vector<int64_t>& seqs) {
+  std::unordered_set<int64_t> out;
+  if (seqs.empty()) return out;
+  pqxx::nontransaction tx(*conn_);
+  for (const auto& r : tx.exec_prepared("outbox_unacked", BigintArray(seqs))) out.insert(r[0].as<int64_t>());
+  return out;
+}
+
+std::optional<int64_t> Acknowledger::SlotRetainedWal(const std::string& slot) {
+  return TailSource::RetainedWal(*conn_, slot);
 }
 
 }  // namespace outbox::relay

@@ -49,6 +49,12 @@ class Acknowledger {
   /// 0 when the table has no created_at column. One index probe.
   std::optional<double> OldestAgeSeconds();
 
+  /// Those of `seqs` whose rows are still unacknowledged (not deleted, not marked).
+  std::unordered_set<int64_t> Unacknowledged(const std::vector<int64_t>& seqs);
+
+  /// Tail mode: WAL retained by replication slot `slot` in bytes; nullopt if it does not exist.
+  std::optional<int64_t> SlotRetainedWal(const std::string& slot);
+
  private:
   const Config& config_;
   std::unique_ptr<pqxx::connection> conn_;

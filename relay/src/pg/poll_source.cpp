@@ -112,7 +112,8 @@ std::vector<OutboxRow> PollSource::Poll(size_t batch, size_t pending) {
       seqs.push_back(rows.back().seq);
     }
   }
-  const int64_t covered = rows.size() < limit ? GapTracker::kCoveredAll : seqs.back();
+  covered_all_ = rows.size() < limit;
+  const int64_t covered = covered_all_ ? GapTracker::kCoveredAll : seqs.back();
   std::vector<size_t> publish = tracker_.Apply(seqs, covered, xmin);
   std::vector<OutboxRow> out;
   out.reserve(publish.size());

@@ -56,6 +56,10 @@ class PollSource {
   /// Forgets the read position: the next Poll starts from the table's first row.
   void Reset() { tracker_.Reset(); }
 
+  /// True if the last Poll returned every row its snapshot showed (not cut
+  /// off by the batch limit): the table was read up to that moment.
+  bool covered_all() const { return covered_all_; }
+
   const GapTracker& tracker() const { return tracker_; }
   const OutboxSql& sql() const { return sql_; }
 
@@ -68,6 +72,7 @@ class PollSource {
   std::unique_ptr<WakeReceiver> receiver_;
   OutboxSql sql_;
   GapTracker tracker_;
+  bool covered_all_ = false;
 };
 
 }  // namespace outbox::relay

@@ -15,11 +15,13 @@
 #include "pg/dead_letter.hpp"
 #include "log/logging.hpp"
 #include "pg/poll_source.hpp"
+#include "pg/tail_source.hpp"
 
 namespace outbox::relay {
 namespace {
 
 using std::chrono::milliseconds;
+constexpr size_t kMaxCaughtUp = 1000000;  // beyond: the stream publishes them again (duplicates, never loss)
 
 int64_t UnixMillis() {
   return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -32,6 +34,7 @@ Relay::Relay(Config config)
       router_(config_.kafka.topic_template),
       source_(std::make_unique<PollSource>(config_)),
       acker_(std::make_unique<Acknowledger>(config_)) {
+  if (config_.source.mode == SourceMode::kTail) tail_ = std::make_unique<TailSource>(config_);
   if (pipe2(stop_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
 }
 
@@ -49,8 +52,8 @@ void Relay::RequestStop() noexcept {
 
 int Relay::Run() {
   producer_ = std::make_unique<Producer>(config_.kafka);
-  spdlog::info("relay starting: table {}.{}, brokers {}, cleanup={}, batch={}, max_in_flight={}",
-               config_.outbox.schema, config_.outbox.table, config_.kafka.brokers,
+  spdlog::info("relay starting: table {}.{}, mode={}, brokers {}, cleanup={}, batch={}, max_in_flight={}",
+               config_.outbox.schema, config_.outbox.table, tail_ ? "tail" : "poll", config_.kafka.brokers,
                config_.outbox.cleanup == Cleanup::kDelete ? "delete" : "mark", config_.source.batch_size,
                config_.source.max_in_flight);
   if (config_.kafka.delivery_timeout.count() > 0) {
@@ -64,6 +67,15 @@ int Relay::Run() {
   while (!stop_requested_) {
     const auto now = Clock::now();
     EnsureConnected(now, false);
+    if (streaming_ && (!source_->connected() || !acker_->connected())) {
+      // Postgres is going away (a fast shutdown ends normal sessions first),
+      // or acknowledgements cannot be recorded: close the stream too. A
+      // walsender holding unconfirmed changes would otherwise keep the
+      // server's shutdown waiting for a confirmation that cannot come.
+      tail_->Stop();
+      streaming_ = false;
+      EnterResync("postgres connection lost");
+    }
     if (inject_fatal_.exchange(false)) producer_->InjectFatalError("injected by a test");
     CollectReports(0);
     if (producer_->IsFatal()) RebuildProducer();
@@ -72,6 +84,14 @@ int Relay::Run() {
     if (!resync_ && source_->connected()) {
       ProduceQueued();
       PollSourceOnce();
+    }
+    if (streaming_) {
+      try {
+        tail_->Tick(Clock::now());
+      } catch (const pqxx::broken_connection& e) {
+        spdlog::warn("tail: {}", OneLine(e.what()));
+        EnterResync("replication stream lost");
+      }
     }
     UpdateGauges(now);
     LogProgress(now);
@@ -87,6 +107,9 @@ void Relay::EnsureConnected(Clock::time_point now, bool first) {
   try {
     if (!source_->connected()) source_->Connect();
     if (!acker_->connected()) acker_->Connect();
+    // Checked at start so a server or role that cannot stream fails at once
+    // with its reason (ConfigError propagates).
+    if (tail_ && !tail_->prepared()) tail_->Prepare();
     if (first) {
       if (!ReloadHeldKeys()) throw std::runtime_error("cannot read the dead-letter table");
     } else {
@@ -125,6 +148,15 @@ size_t Relay::Room() const {
 }
 
 void Relay::PollSourceOnce() {
+  if (tail_ && !streaming_ && caught_up_read_) {
+    // The catch-up read everything committed before the slot's position (and
+    // more): once that is acknowledged, the stream takes over. Polling on
+    // would chase a busy table forever.
+    if (to_send_.empty() && in_flight_ == 0 && pending_acks_.empty() && Clock::now() >= next_poll_at_) {
+      StartStreaming();
+    }
+    if (!streaming_) return;
+  }
   // Keep claiming batches while rows keep coming, there is room, and nothing waits to be sent.
   for (int round = 0; round < 64 && to_send_.empty() && Room() >= config_.source.batch_size; ++round) {
     const auto now = Clock::now();
@@ -133,12 +165,24 @@ void Relay::PollSourceOnce() {
     next_poll_at_ = now + config_.source.poll_interval;
     std::vector<OutboxRow> rows;
     try {
-      rows = source_->Poll(config_.source.batch_size, static_cast<size_t>(in_flight_) + pending_acks_.size());
+      rows = ReadSource(config_.source.batch_size);
     } catch (const pqxx::broken_connection& e) {
+      if (streaming_) {
+        spdlog::warn("tail: {}", OneLine(e.what()));
+        EnterResync("replication stream lost");
+        return;
+      }
       spdlog::warn("postgres: poll connection lost ({})", OneLine(e.what()));
       source_->Disconnect();
       return;
     } catch (const std::exception& e) {
+      if (streaming_) {
+        // The event that failed to decode is not skipped: the stream restarts
+        // from the slot after a back-off and meets it again.
+        spdlog::error("tail: {}", OneLine(e.what()));
+        EnterResync("replication stream failed");
+        return;
+      }
       spdlog::error("postgres: poll failed: {}", OneLine(e.what()));
       return;
     }
@@ -155,14 +199,91 @@ void Relay::PollSourceOnce() {
   }
 }
 
+std::vector<OutboxRow> Relay::ReadSource(size_t batch) {
+  if (streaming_) return SkipAcknowledged(tail_->Read(batch));
+  auto rows = source_->Poll(batch, static_cast<size_t>(in_flight_) + pending_acks_.size());
+  // Tail mode: this poll saw every row committed before its snapshot, so
+  // before the slot's position; whatever commits later is in the stream.
+  if (tail_ && source_->covered_all()) caught_up_read_ = true;
+  return rows;
+}
+
+std::vector<OutboxRow> Relay::SkipAcknowledged(std::vector<OutboxRow> rows) {
+  // After a restart the stream repeats what committed after the slot's
+  // confirmed position, and much of that was acknowledged (its rows deleted)
+  // before the crash. A row that is gone was published (or dead-lettered):
+  // skip it rather than publish it again. WAL-message events have no row and
+  // are published again.
+  std::vector<int64_t> seqs;
+  for (const auto& r : rows) {
+    if (r.replayed && r.seq > 0) seqs.push_back(r.seq);
+  }
+  if (seqs.empty()) return rows;
+  std::unordered_set<int64_t> live;
+  try {
+    if (!acker_->connected()) throw pqxx::broken_connection("the ack connection is down");
+    live = acker_->Unacknowledged(seqs);
+  } catch (const std::exception& e) {
+    // The rows were taken from the stream: start it again rather than lose them.
+    spdlog::warn("postgres: cannot check replayed rows ({}); restarting the stream", OneLine(e.what()));
+    if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr && acker_->connected()) acker_->Disconnect();
+    EnterResync("replayed rows unchecked");
+    return {};
+  }
+  std::vector<OutboxRow> out;
+  std::vector<int64_t> done;
+  out.reserve(rows.size());
+  for (auto& r : rows) {
+    if (r.replayed && r.seq > 0 && !live.count(r.seq)) {
+      done.push_back(r.seq);
+    } else {
+      out.push_back(std::move(r));
+    }
+  }
+  SourceDone(done);
+  return out;
+}
+
+void Relay::StartStreaming() {
+  try {
+    if (!tail_->prepared()) {
+      // The slot was dropped: recreate it, then catch up again, since rows
+      // committed before it existed are not in its stream.
+      tail_->Prepare();
+      source_->Reset();
+      caught_up_read_ = false;
+      wake_ = true;
+      return;
+    }
+    tail_->Start();
+    streaming_ = true;
+    wake_ = true;
+  } catch (const pqxx::broken_connection& e) {
+    spdlog::warn("tail: {}; retrying in {} ms", OneLine(e.what()), reconnect_backoff_.count());
+    next_poll_at_ = Clock::now() + reconnect_backoff_;
+    reconnect_backoff_ = std::min(reconnect_backoff_ * 2, config_.postgres.reconnect_backoff_max);
+  }
+}
+
+void Relay::SourceDone(const std::vector<int64_t>& tokens) {
+  if (streaming_) tail_->Done(tokens);
+}
+
 void Relay::ProduceQueued() {
   while (!to_send_.empty() && !resync_) {
     const OutboxRow& row = to_send_.front();
+    if (streaming_ && !caught_up_.empty() && caught_up_.count(row.seq)) {
+      SourceDone({row.seq});  // the catch-up published and acknowledged it already
+      to_send_.pop_front();
+      continue;
+    }
     std::string key = DeadLetterStore::HeldKey(row.aggregate_type, row.aggregate_id);
     if (!held_keys_.empty() && held_keys_.count(key)) {
       // Behind a dead-lettered (or failing) event of its key: stays in the
       // outbox until the operator requeues or skips that event.
       held_seqs_.insert(row.seq);
+      // Tail mode: a held row stays in the table, where the next catch-up finds it.
+      if (streaming_ && row.seq > 0) SourceDone({row.seq});
       to_send_.pop_front();
       continue;
     }
@@ -234,6 +355,13 @@ void Relay::MaybeFinishResync(Clock::time_point now) {
   if (!pending_acks_.empty()) return;  // Postgres unreachable: try again next round
   if (!ProcessPermanentFailures() || !ReloadHeldKeys()) return;
   held_seqs_.clear();
+  if (tail_) {
+    // Re-read from the slot's confirmed position, after catching up with the table.
+    tail_->Stop();
+    streaming_ = false;
+    caught_up_read_ = false;
+    caught_up_.clear();
+  }
   source_->Reset();
   resync_ = false;
   wake_ = true;
@@ -301,7 +429,19 @@ void Relay::FlushAcks(bool force) {
     return;
   }
   try {
-    acker_->Ack(pending_acks_);
+    if (std::any_of(pending_acks_.begin(), pending_acks_.end(), [](int64_t t) { return t <= 0; })) {
+      std::vector<int64_t> rows;  // WAL-message events (tail mode) have no row
+      for (int64_t t : pending_acks_) {
+        if (t > 0) rows.push_back(t);
+      }
+      acker_->Ack(rows);
+    } else {
+      acker_->Ack(pending_acks_);
+    }
+    SourceDone(pending_acks_);
+    if (tail_ && !streaming_ && caught_up_.size() + pending_acks_.size() <= kMaxCaughtUp) {
+      caught_up_.insert(pending_acks_.begin(), pending_acks_.end());
+    }
     stats_.acked += pending_acks_.size();
     stats_.last_ack_unix_ms = UnixMillis();
     pending_acks_.clear();
@@ -330,8 +470,14 @@ void Relay::Wait(Clock::time_point now) {
   if (!source_->connected() || !acker_->connected()) deadline = std::min(deadline, reconnect_at_);
   const auto timeout = std::max<int64_t>(0, std::chrono::duration_cast<milliseconds>(deadline - now).count());
 
-  pollfd fds[3] = {{stop_pipe_[0], POLLIN, 0}, {producer_->EventFd(), POLLIN, 0}, {source_->Socket(), POLLIN, 0}};
-  const int n = ::poll(fds, fds[2].fd >= 0 ? 3 : 2, static_cast<int>(timeout));
+  if (streaming_) deadline = std::min(deadline, now + milliseconds(1000));  // status updates
+  const int tail_fd = streaming_ && can_poll ? tail_->Socket() : -1;
+  pollfd fds[4] = {{stop_pipe_[0], POLLIN, 0},
+                   {producer_->EventFd(), POLLIN, 0},
+                   {source_->Socket(), POLLIN, 0},
+                   {tail_fd, POLLIN, 0}};
+  const int n = ::poll(fds, 4, static_cast<int>(timeout));  // negative fds are ignored
+  if (n > 0 && tail_fd >= 0 && (fds[3].revents & (POLLIN | POLLERR | POLLHUP))) wake_ = true;
   if (n > 0 && fds[2].fd >= 0 && (fds[2].revents & (POLLIN | POLLERR | POLLHUP))) {
     try {
       if (source_->TakeWakeups()) wake_ = true;
@@ -365,6 +511,7 @@ void Relay::Drain() {
     }
     FlushAcks(true);
   }
+  if (tail_) tail_->Stop();  // reports the last confirmable LSN
   if (in_flight_ > 0 || !pending_acks_.empty()) {
     spdlog::warn("relay: {} events were not confirmed in time; they stay in the outbox and are published again",
                  in_flight_ + static_cast<int64_t>(pending_acks_.size()));
@@ -380,6 +527,16 @@ void Relay::UpdateGauges(Clock::time_point now) {
   if (now < next_broker_check_) return;
   next_broker_check_ = now + std::chrono::seconds(2);
   stats_.kafka_connected = !producer_->BrokersDown();
+  if (tail_) {
+    stats_.slot_confirmed_lsn = static_cast<int64_t>(tail_->confirmed());
+    if (acker_->connected()) {
+      try {
+        stats_.slot_retained_bytes = acker_->SlotRetainedWal(config_.source.slot_name).value_or(-1);
+      } catch (const std::exception& e) {
+        spdlog::debug("postgres: slot query failed: {}", OneLine(e.what()));
+      }
+    }
+  }
   if (acker_->connected()) {
     try {
       const std::optional<double> oldest = acker_->OldestAgeSeconds();

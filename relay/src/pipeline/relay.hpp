@@ -19,6 +19,7 @@
 namespace outbox::relay {
 
 class PollSource;
+class TailSource;
 class Acknowledger;
 class Producer;
 
@@ -30,6 +31,11 @@ class Producer;
 ///  - any failed delivery stops reading, waits for the window to drain, acks
 ///    what succeeded and restarts reading from the table's first row
 ///    ("resync"): the failed row is still there and is published again.
+/// In tail mode (source.mode = "tail") the poll source first publishes what is
+/// already in the table ("catch-up", e.g. after the slot was created or lost),
+/// then the tail source streams from the slot; a resync restarts that sequence,
+/// and the tail source confirms a transaction's LSN only once all its events
+/// are acknowledged.
 class Relay {
  public:
   explicit Relay(Config config);
@@ -60,6 +66,10 @@ class Relay {
   void HandleReport(const DeliveryReport& report);
   void ProduceQueued();
   void PollSourceOnce();
+  std::vector<OutboxRow> ReadSource(size_t batch);
+  std::vector<OutboxRow> SkipAcknowledged(std::vector<OutboxRow> rows);
+  void StartStreaming();
+  void SourceDone(const std::vector<int64_t>& tokens);
   void FlushAcks(bool force);
   void EnterResync(const char* why);
   bool ProcessPermanentFailures();
@@ -77,6 +87,13 @@ class Relay {
   RelayStats stats_;
   Router router_;
   std::unique_ptr<PollSource> source_;
+  std::unique_ptr<TailSource> tail_;  // tail mode only
+  bool streaming_ = false;            // tail mode: catch-up done, reading the slot
+  bool caught_up_read_ = false;       // tail mode: the catch-up read the whole table; drain, then stream
+  // Tail mode: rows the catch-up published and acknowledged; the stream skips
+  // them (they committed after the slot's position), bounded by kMaxCaughtUp.
+  std::unordered_set<int64_t> caught_up_;
+  Clock::time_point next_slot_check_{};
   std::unique_ptr<Acknowledger> acker_;
   std::unique_ptr<Producer> producer_;
 

@@ -60,6 +60,8 @@ struct RelayStats {
   std::atomic<int64_t> backlog_rows{-1};      ///< last measured; -1 unknown
   std::atomic<int64_t> oldest_age_ms{-1};     ///< last measured; -1 unknown
   std::atomic<int64_t> last_ack_unix_ms{0};
+  std::atomic<int64_t> slot_retained_bytes{-1};  ///< tail mode: WAL the slot retains; -1 unknown or poll mode
+  std::atomic<int64_t> slot_confirmed_lsn{0};    ///< tail mode: flush LSN this relay confirmed last
   std::atomic<bool> pg_connected{false};
   std::atomic<bool> kafka_connected{false};   ///< at least one broker up (librdkafka's view)
   LabeledCounter published_by_topic;

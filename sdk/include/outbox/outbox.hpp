@@ -10,10 +10,23 @@
 
 namespace outbox::sdk {
 
+/// Where Enqueue puts an event.
+enum class WriteMode {
+  kRow,         ///< a row in <schema>.outbox (poll and tail relays)
+  kWalMessage,  ///< a transactional logical decoding message only (tail relays only; see schema/README.md)
+};
+
 struct OutboxOptions {
   std::string schema = "outbox";       ///< schema holding the outbox table (see Migrate)
   size_t max_payload_bytes = 1 << 20;  ///< larger payloads are refused (ValidationError)
+  /// kWalMessage writes no table row at all: the event exists only in the WAL,
+  /// commits or rolls back with the transaction, and only a relay in tail mode
+  /// (source.mode = "tail") publishes it. Needs wal_level = logical.
+  WriteMode mode = WriteMode::kRow;
 };
+
+/// Prefix of the WAL messages that carry the events of outbox `schema` ("outbox.v1.<schema>").
+std::string WalMessagePrefix(const std::string& schema);
 
 /// Writes events into the outbox table through the caller's transaction, so
 /// they commit or roll back together with the business change.
@@ -49,6 +62,7 @@ class Outbox {
   OutboxOptions options_;
   std::string insert_name_, insert_sql_;  // one event
   std::string batch_name_, batch_sql_;    // many events, through unnest()
+  std::string message_name_, message_sql_;  // WriteMode::kWalMessage
 };
 
 }  // namespace outbox::sdk
