@@ -50,7 +50,7 @@ class MockCluster {
 
 TEST(FaultMockBroker, ProduceErrorsLeaderChangesBrokerDownAndFatalError) {
   constexpr int kBrokers = 3, kPartitions = 3;
-  const int64_t rounds = EnvInt("OUTBOX_FAULT_MOCK_ROUNDS", 2);
+  const int64_t rounds = EnvInt("OUTBOX_FAULT_MOCK_ROUNDS", 1);
   const auto min_events = static_cast<size_t>(EnvInt("OUTBOX_FAULT_EVENTS", 3000));
   std::mt19937_64 rng(Seed("mock-broker"));
   MockCluster mock(kBrokers);
