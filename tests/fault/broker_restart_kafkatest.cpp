@@ -1,6 +1,7 @@
 // Scenario 2: the Kafka broker SIGKILLed and restarted (on its kept data)
 // several times while writers keep writing. The broker is private (shared
-// port + 300) so the shared one other tests use stays up. Records wait in
+// port + 300; + 304 for the tail-mode variant, which may run at the same
+// time) so the shared one other tests use stays up. Records wait in
 // librdkafka's queue while the broker is away (the relay never expires them),
 // so each key keeps its order across restarts. Runs in poll and in tail mode.
 #include <thread>
@@ -18,7 +19,7 @@ void BrokerKilledAndRestarted(bool tail) {
   const int64_t restarts = EnvInt("OUTBOX_FAULT_BROKER_RESTARTS", 3);
   const auto min_events = static_cast<size_t>(EnvInt("OUTBOX_FAULT_EVENTS", 3000));
   std::mt19937_64 rng(Seed(scenario));
-  PrivateBroker broker(300);
+  PrivateBroker broker(tail ? 304 : 300);  // the two variants may run at once (ctest -j)
   FaultSchema schema(PgDsn(), "fbrk", 30);
   const std::string prefix = UniqueName("fbrk");
   auto config = RelayConfig(schema.name(), prefix, broker.address());

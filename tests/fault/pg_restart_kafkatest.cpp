@@ -1,6 +1,7 @@
 // Scenario 3: PostgreSQL restarted with fast and with immediate (crash)
 // shutdown while the relay runs and writers write. The cluster is private
-// (shared port + 300). Writers retry across the outage and resolve commits of
+// (shared port + 300; + 301 for the tail-mode variant, which may run at the
+// same time). Writers retry across the outage and resolve commits of
 // unknown outcome through the ledger, so the committed set is exact; the relay
 // reconnects and nothing is lost, acknowledged twice into a gap, or reordered.
 // Runs in poll and in tail mode (the slot lives in the private cluster).
@@ -19,7 +20,7 @@ void FastAndImmediateRestarts(bool tail) {
   const int64_t restarts = EnvInt("OUTBOX_FAULT_PG_RESTARTS", 4);
   const auto min_events = static_cast<size_t>(EnvInt("OUTBOX_FAULT_EVENTS", 3000));
   std::mt19937_64 rng(Seed(scenario));
-  PrivatePostgres pg(300);
+  PrivatePostgres pg(tail ? 301 : 300);  // the two variants may run at once (ctest -j)
   FaultSchema schema(pg.dsn(), "fpg", 30);
   const std::string prefix = UniqueName("fpg");
   auto config = RelayConfig(schema.name(), prefix);
