@@ -8,6 +8,7 @@
 #include <ctime>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -260,6 +261,50 @@ TEST_F(CheckTest, EventsOfOneAggregateProducedInReverseOrderAreAnInversion) {
   EXPECT_EQ(relay::CheckCommand(config_, {}), 1);
 }
 
+/// A transactional producer that leaves one record of `topic` uncommitted for
+/// its lifetime: a read_committed reader cannot get past it to the high
+/// watermark, so a check of `topic` times out whatever its timeout.
+class OpenTransaction {
+ public:
+  explicit OpenTransaction(const std::string& topic) {
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", KafkaBrokers().c_str(), err, sizeof err) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "transactional.id", UniqueName("chk_open_tx").c_str(), err, sizeof err) !=
+            RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      throw std::runtime_error(err);
+    }
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (rk_ == nullptr) {
+      rd_kafka_conf_destroy(conf);
+      throw std::runtime_error(err);
+    }
+    Ok(rd_kafka_init_transactions(rk_, 60000));
+    Ok(rd_kafka_begin_transaction(rk_));
+    if (rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_VALUE(const_cast<char*>("open"), 4),
+                          RD_KAFKA_V_END) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_flush(rk_, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw std::runtime_error("cannot write the open transaction's record");
+    }
+  }
+  ~OpenTransaction() {
+    if (rd_kafka_error_t* e = rd_kafka_abort_transaction(rk_, 30000)) rd_kafka_error_destroy(e);
+    rd_kafka_destroy(rk_);
+  }
+  OpenTransaction(const OpenTransaction&) = delete;
+  OpenTransaction& operator=(const OpenTransaction&) = delete;
+
+ private:
+  static void Ok(rd_kafka_error_t* e) {
+    if (e == nullptr) return;
+    const std::string what = rd_kafka_error_string(e);
+    rd_kafka_error_destroy(e);
+    throw std::runtime_error("transactional producer: " + what);
+  }
+  rd_kafka_t* rk_ = nullptr;
+};
+
 TEST_F(CheckTest, DeleteModeIsAUsageErrorAndATimeoutIsReported) {
   relay::Config del = config_;
   del.outbox.cleanup = relay::Cleanup::kDelete;
@@ -278,6 +323,8 @@ TEST_F(CheckTest, DeleteModeIsAUsageErrorAndATimeoutIsReported) {
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("check: --since: expected an RFC 3339 time"), std::string::npos) << run.err;
 
+  // Timed out for certain (1 ms alone may suffice on an idle machine).
+  OpenTransaction open(topic_);
   relay::CheckOptions hurried;
   hurried.timeout_ms = 1;
   const relay::CheckReport r = relay::RunCheck(config_, hurried);
