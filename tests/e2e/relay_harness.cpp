@@ -1,10 +1,14 @@
 #include "relay_harness.hpp"
 
+#include "writers.hpp"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <thread>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -231,6 +235,47 @@ std::vector<ConsumedRecord> ConsumeEvents(const std::vector<std::string>& topics
         return missing.empty() && now - quiet_since > std::chrono::milliseconds(1500);
       },
       timeout_ms, brokers);
+}
+
+Audit KillRestartAndAudit(const std::string& name, const relay::Config& config, const std::string& schema,
+                          const std::string& topic_prefix, int kills, int first_kill_ms, int step_ms,
+                          const std::string& ready_line, const std::function<void()>& after_kill) {
+  const std::string log = "/tmp/" + topic_prefix + ".log";
+  std::vector<WrittenEvent> committed;
+  std::thread writer([&] {
+    WriterOptions w;
+    w.schema = schema;
+    w.writers = 4;
+    w.transactions_per_writer = 250;
+    w.events_per_transaction = 3;
+    w.pause_between_us = 5000;
+    w.aggregates = 30;
+    committed = RunWriters(w);
+  });
+  for (int k = 0; k < kills; ++k) {
+    RelayProcess relay(config, log);
+    std::this_thread::sleep_for(std::chrono::milliseconds(first_kill_ms + step_ms * k));
+    relay.Signal(SIGKILL);
+    EXPECT_EQ(relay.Wait(5000), 128 + SIGKILL);
+    if (after_kill) after_kill();
+  }
+  writer.join();
+
+  RelayProcess relay(config, log);
+  EXPECT_TRUE(relay.WaitForLog(ready_line)) << "see " << log;
+  EXPECT_TRUE(WaitFor([&] { return OutboxRows(schema) == 0; }, 60000)) << "the outbox never drained; see " << log;
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(15000), 0) << "SIGTERM drains and exits 0; see " << log;
+
+  Audit audit = AuditDelivery(committed, ConsumeEvents({topic_prefix + ".account"}, committed));
+  ::testing::Test::RecordProperty("duplicates", static_cast<int>(audit.duplicates));
+  std::printf("%s: %d kills, %zu events committed, %zu delivered, lost=%zu phantom=%zu duplicates=%zu inversions=%zu\n",
+              name.c_str(), kills, audit.committed, audit.delivered, audit.lost, audit.phantom, audit.duplicates,
+              audit.inversions);
+  EXPECT_EQ(audit.lost, 0u) << audit.first_problem;
+  EXPECT_EQ(audit.phantom, 0u) << audit.first_problem;
+  EXPECT_EQ(audit.inversions, 0u) << audit.first_problem;
+  return audit;
 }
 
 }  // namespace outbox::test

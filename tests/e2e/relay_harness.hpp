@@ -115,4 +115,15 @@ std::vector<ConsumedRecord> ConsumeEvents(const std::vector<std::string>& topics
                                           const std::vector<WrittenEvent>& committed, int timeout_ms = 60000,
                                           const std::string& brokers = "");
 
+/// The kill loop of the restart tests: while 4 writers commit 3,000 events on
+/// 30 aggregates of `schema`, the outbox-relay executable on `config` is
+/// SIGKILLed `kills` times, the i-th time `first_kill_ms + i * step_ms` after
+/// it was spawned (`after_kill` runs after each kill); then a last relay
+/// drains (once its log shows `ready_line`) and exits 0 on SIGTERM. Returns
+/// the audit of "<topic prefix>.account" against what committed, printed as
+/// one line tagged `name`. Expects no loss, phantom or inversion.
+Audit KillRestartAndAudit(const std::string& name, const relay::Config& config, const std::string& schema,
+                          const std::string& topic_prefix, int kills, int first_kill_ms, int step_ms,
+                          const std::string& ready_line, const std::function<void()>& after_kill = {});
+
 }  // namespace outbox::test

@@ -24,44 +24,7 @@ TEST(RelayRestart, KilledMidStreamResumesWithoutLossOrInversion) {
   const std::string prefix = UniqueName("rst");
   auto config = RelayConfig(schema.name(), prefix);
   config.source.batch_size = 100;
-  const std::string log = "/tmp/" + prefix + ".log";
-
-  std::vector<WrittenEvent> committed;
-  std::thread writer([&] {
-    WriterOptions w;
-    w.schema = schema.name();
-    w.writers = 4;
-    w.transactions_per_writer = 250;
-    w.events_per_transaction = 3;
-    w.pause_between_us = 5000;
-    w.aggregates = 30;
-    committed = RunWriters(w);
-  });
-
-  int kills = 0;
-  for (; kills < 6; ++kills) {
-    RelayProcess relay(config, log);
-    std::this_thread::sleep_for(std::chrono::milliseconds(600 + 150 * kills));
-    relay.Signal(SIGKILL);
-    EXPECT_EQ(relay.Wait(5000), 128 + SIGKILL);
-  }
-  writer.join();
-
-  RelayProcess relay(config, log);
-  ASSERT_TRUE(relay.WaitForLog("relay starting")) << "see " << log;
-  ASSERT_TRUE(WaitFor([&] { return OutboxRows(schema.name()) == 0; }, 60000)) << "see " << log;
-  relay.Signal(SIGTERM);
-  EXPECT_EQ(relay.Wait(15000), 0) << "SIGTERM drains and exits 0; see " << log;
-
-  auto audit = AuditDelivery(committed, ConsumeEvents({prefix + ".account"}, committed));
-  RecordProperty("duplicates", static_cast<int>(audit.duplicates));
-  std::printf("restart: %d kills, %zu events committed, %zu delivered, lost=%zu phantom=%zu duplicates=%zu "
-              "inversions=%zu\n",
-              kills, audit.committed, audit.delivered, audit.lost, audit.phantom, audit.duplicates,
-              audit.inversions);
-  EXPECT_EQ(audit.lost, 0u) << audit.first_problem;
-  EXPECT_EQ(audit.phantom, 0u) << audit.first_problem;
-  EXPECT_EQ(audit.inversions, 0u) << audit.first_problem;
+  KillRestartAndAudit("restart", config, schema.name(), prefix, 6, 600, 150, "relay starting");
 }
 
 TEST(RelayRestart, SigtermWhilePublishingAcknowledgesWhatWasConfirmed) {

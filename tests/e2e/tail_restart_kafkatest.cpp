@@ -34,46 +34,9 @@ TEST(TailRestart, KilledMidStreamResumesFromTheSlotWithoutLossOrInversion) {
   auto config = TailConfig(RelayConfig(schema.name(), prefix));
   config.source.batch_size = 100;
   TailSlotGuard guard(config);
-  const std::string log = "/tmp/" + prefix + ".log";
-
-  std::vector<WrittenEvent> committed;
-  std::thread writer([&] {
-    WriterOptions w;
-    w.schema = schema.name();
-    w.writers = 4;
-    w.transactions_per_writer = 250;
-    w.events_per_transaction = 3;
-    w.pause_between_us = 5000;
-    w.aggregates = 30;
-    committed = RunWriters(w);
-  });
-
-  int kills = 0;
   std::vector<int64_t> confirmed;
-  for (; kills < 6; ++kills) {
-    RelayProcess relay(config, log);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500 + 300 * kills));
-    relay.Signal(SIGKILL);
-    EXPECT_EQ(relay.Wait(5000), 128 + SIGKILL);
-    confirmed.push_back(ConfirmedLsn(config));
-  }
-  writer.join();
-
-  RelayProcess relay(config, log);
-  ASSERT_TRUE(relay.WaitForLog("tail: streaming from slot")) << "see " << log;
-  ASSERT_TRUE(WaitFor([&] { return OutboxRows(schema.name()) == 0; }, 60000)) << "see " << log;
-  relay.Signal(SIGTERM);
-  EXPECT_EQ(relay.Wait(15000), 0) << "SIGTERM drains and exits 0; see " << log;
-
-  auto audit = AuditDelivery(committed, ConsumeEvents({prefix + ".account"}, committed));
-  std::printf("tail restart: %d kills, %zu events committed, %zu delivered, lost=%zu phantom=%zu duplicates=%zu "
-              "inversions=%zu\n",
-              kills, audit.committed, audit.delivered, audit.lost, audit.phantom, audit.duplicates,
-              audit.inversions);
-  RecordProperty("duplicates", static_cast<int>(audit.duplicates));
-  EXPECT_EQ(audit.lost, 0u) << audit.first_problem;
-  EXPECT_EQ(audit.phantom, 0u) << audit.first_problem;
-  EXPECT_EQ(audit.inversions, 0u) << audit.first_problem;
+  KillRestartAndAudit("tail restart", config, schema.name(), prefix, 6, 1500, 300, "tail: streaming from slot",
+                      [&] { confirmed.push_back(ConfirmedLsn(config)); });
   for (size_t i = 1; i < confirmed.size(); ++i) {
     EXPECT_GE(confirmed[i], confirmed[i - 1]) << "the slot's confirmed position never moves back";
   }
