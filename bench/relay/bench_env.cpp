@@ -3,13 +3,13 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -200,7 +200,8 @@ std::string HttpGet(int port, const std::string& path) {
   }
   close(fd);
   const size_t body = response.find("\r\n\r\n");
-  if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") > response.find("\r\n") || body == std::string::npos) {
+  if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") > response.find("\r\n") ||
+      body == std::string::npos) {
     throw std::runtime_error("GET 127.0.0.1:" + std::to_string(port) + path + " failed");
   }
   return response.substr(body + 4);

@@ -58,15 +58,24 @@ Args Parse(int argc, char** argv) {
     flags[flag] = argv[++i];
   }
   for (const auto& [flag, value] : flags) {
-    if (flag == "--dsn") a.consumer.pg_dsn = value;
-    else if (flag == "--brokers") a.consumer.brokers = value;
-    else if (flag == "--schema") a.consumer.schema = value;
-    else if (flag == "--group") a.consumer.group_id = value;
-    else if (flag == "--topic") a.consumer.topics = {value};
-    else if (flag == "--max-records") a.max_records = ToLong(flag, value);
-    else if (flag == "--idle-exit-ms") a.idle_exit_ms = ToLong(flag, value);
-    else if (flag == "--max-attempts") a.consumer.max_attempts = static_cast<int>(ToLong(flag, value));
-    else Die("unknown option " + flag + "\n" + kUsage);
+    if (flag == "--dsn")
+      a.consumer.pg_dsn = value;
+    else if (flag == "--brokers")
+      a.consumer.brokers = value;
+    else if (flag == "--schema")
+      a.consumer.schema = value;
+    else if (flag == "--group")
+      a.consumer.group_id = value;
+    else if (flag == "--topic")
+      a.consumer.topics = {value};
+    else if (flag == "--max-records")
+      a.max_records = ToLong(flag, value);
+    else if (flag == "--idle-exit-ms")
+      a.idle_exit_ms = ToLong(flag, value);
+    else if (flag == "--max-attempts")
+      a.consumer.max_attempts = static_cast<int>(ToLong(flag, value));
+    else
+      Die("unknown option " + flag + "\n" + kUsage);
   }
   if (a.consumer.pg_dsn.empty()) Die("--dsn is required (libpq connection string)");
   if (a.consumer.brokers.empty()) Die("--brokers is required (Kafka bootstrap servers)");
@@ -112,9 +121,10 @@ int main(int argc, char** argv) {
       if (r.event_type() != "OrderCreated") return;  // recorded in the inbox, nothing to credit
       // A payload that is not JSON throws: retried, then dead-lettered.
       const nlohmann::json order = nlohmann::json::parse(r.value);
-      tx.exec_params("INSERT INTO " + table + " AS p (customer_id, points, orders) VALUES ($1, $2, 1) "
-                     "ON CONFLICT (customer_id) DO UPDATE SET points = p.points + EXCLUDED.points, "
-                     "orders = p.orders + 1, updated_at = now()",
+      tx.exec_params("INSERT INTO " + table +
+                         " AS p (customer_id, points, orders) VALUES ($1, $2, 1) "
+                         "ON CONFLICT (customer_id) DO UPDATE SET points = p.points + EXCLUDED.points, "
+                         "orders = p.orders + 1, updated_at = now()",
                      CustomerOf(order, r.key), PointsFor(order));
     };
     outbox::sdk::IdempotentConsumer consumer(args.consumer, credit);

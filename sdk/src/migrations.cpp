@@ -62,8 +62,7 @@ std::vector<AppliedMigration> Migrate(pqxx::connection_base& conn, const std::st
   const std::string q = QuoteIdentifier(schema, "schema");
   std::vector<AppliedMigration> applied;
   for (const auto& m : detail::EmbeddedMigrations()) {
-    const std::string sql =
-        ReplaceAll(ReplaceAll(m.sql, "@schema@", q), "@channel@", NotifyChannel(schema));
+    const std::string sql = ReplaceAll(ReplaceAll(m.sql, "@schema@", q), "@channel@", NotifyChannel(schema));
     pqxx::work tx(conn, "outbox-migrate");
     // Serialises concurrent migrators of the same schema for this transaction.
     tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", "outbox-migrate:" + schema);

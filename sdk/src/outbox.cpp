@@ -50,12 +50,12 @@ Outbox::Outbox(OutboxOptions options) : options_(std::move(options)) {
   // relay turns it into the same record a row would give. created_at is now(),
   // the row's default, formatted as the relay formats a row's.
   message_name_ = "outbox_message_" + options_.schema;
-  message_sql_ =
-      "SELECT pg_logical_emit_message(true, '" + WalMessagePrefix(options_.schema) + "', json_build_object("
-      "'id', $1::uuid, 'aggregate_type', $2::text, 'aggregate_id', $3::text, 'event_type', $4::text, "
-      "'payload_base64', translate(encode($5::bytea, 'base64'), E'\\n', ''), 'headers', $6::jsonb, "
-      "'topic', $7::text, "
-      "'created_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))::text)";
+  message_sql_ = "SELECT pg_logical_emit_message(true, '" + WalMessagePrefix(options_.schema) +
+                 "', json_build_object("
+                 "'id', $1::uuid, 'aggregate_type', $2::text, 'aggregate_id', $3::text, 'event_type', $4::text, "
+                 "'payload_base64', translate(encode($5::bytea, 'base64'), E'\\n', ''), 'headers', $6::jsonb, "
+                 "'topic', $7::text, "
+                 "'created_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))::text)";
 }
 
 std::string Outbox::Enqueue(pqxx::transaction_base& tx, const Event& e) const {

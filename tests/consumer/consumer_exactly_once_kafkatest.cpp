@@ -71,7 +71,8 @@ TEST(ConsumerExactlyOnce, DuplicatesInTheTopicAreSkippedAndCounted) {
   {
     pqxx::connection c(PgDsn());
     pqxx::work tx(c);
-    tx.exec("UPDATE \"" + schema.name() + "\".inbox SET processed_at = now() - interval '8 days' "
+    tx.exec("UPDATE \"" + schema.name() +
+            "\".inbox SET processed_at = now() - interval '8 days' "
             "WHERE event_id IN ('dup-0', 'dup-1', 'dup-2')");
     tx.commit();
   }

@@ -65,8 +65,8 @@ TEST(ConsumerRebalance, SecondMemberJoiningMidStreamLosesNothingAndDoublesNothin
   a.join();
   b.join();
 
-  std::cout << "member A processed " << processed_a << ", member B " << processed_b << ", duplicates "
-            << duplicates << ", A's rebalance callbacks " << rebalances_a << "\n";
+  std::cout << "member A processed " << processed_a << ", member B " << processed_b << ", duplicates " << duplicates
+            << ", A's rebalance callbacks " << rebalances_a << "\n";
   EXPECT_EQ(processed_a + processed_b, static_cast<uint64_t>(kEvents));
   EXPECT_GT(processed_b.load(), 0u) << "the second member never received a partition";
   EXPECT_GE(rebalances_a.load(), 3u);  // assign, revoke, assign again

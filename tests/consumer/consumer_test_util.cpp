@@ -108,9 +108,8 @@ sdk::ConsumerOptions TestOptions(const std::string& topic, const std::string& sc
   o.backoff_initial = std::chrono::milliseconds(10);
   o.backoff_max = std::chrono::milliseconds(50);
   o.poll_timeout = std::chrono::milliseconds(100);
-  o.kafka_properties = {{"session.timeout.ms", "6000"},
-                        {"heartbeat.interval.ms", "300"},
-                        {"topic.metadata.refresh.interval.ms", "1000"}};
+  o.kafka_properties = {
+      {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "300"}, {"topic.metadata.refresh.interval.ms", "1000"}};
   return o;
 }
 

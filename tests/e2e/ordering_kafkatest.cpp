@@ -26,8 +26,7 @@ TEST_F(OrderingTest, SmallerSeqCommittedAfterALargerOneIsStillPublished) {
   pqxx::connection late_conn(PgDsn());
   pqxx::work late(late_conn);
   const std::string late_id = outbox_.Enqueue(late, sdk::Event{"order", "late", "OrderCreated", "late"});
-  const int64_t late_seq =
-      late.exec1("SELECT max(seq) FROM \"" + schema_.name() + "\".outbox")[0].as<int64_t>();
+  const int64_t late_seq = late.exec1("SELECT max(seq) FROM \"" + schema_.name() + "\".outbox")[0].as<int64_t>();
 
   std::string early_id;
   int64_t early_seq = 0;

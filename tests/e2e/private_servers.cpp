@@ -25,8 +25,8 @@ int PortOf(const std::string& address) {
 
 int RunScript(const std::string& script, const std::string& args) {
   const char* root = std::getenv("OUTBOX_ROOT");
-  const std::string cmd = std::string(root ? root : ".") + "/scripts/" + script + " " + args +
-                          " >>/tmp/outbox-fault-scripts.log 2>&1";
+  const std::string cmd =
+      std::string(root ? root : ".") + "/scripts/" + script + " " + args + " >>/tmp/outbox-fault-scripts.log 2>&1";
   const int st = std::system(cmd.c_str());
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
@@ -48,7 +48,8 @@ int PrivateBroker::Script(const std::string& verb) const {
     const std::string dir = std::string(run_dir ? run_dir : "/tmp/outbox-relay") + "/kafka-" + std::to_string(port_);
     const std::string keep = "/tmp/outbox-fault-kafka-" + std::to_string(port_) + "-" + verb + ".log";
     std::system(("cat " + dir + "/server.log " + dir + "/stdout.log >" + keep + " 2>&1").c_str());
-    ADD_FAILURE() << "scripts/kafka.sh " << verb << " " << port_ << " failed (" << rc << "); broker log kept in " << keep;
+    ADD_FAILURE() << "scripts/kafka.sh " << verb << " " << port_ << " failed (" << rc << "); broker log kept in "
+                  << keep;
   }
   return rc;
 }

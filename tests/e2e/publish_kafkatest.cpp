@@ -54,8 +54,7 @@ TEST_F(PublishTest, RecordCarriesTopicKeyValueAndHeaders) {
   EXPECT_EQ(o.Header("aggregate_type"), "order");
   EXPECT_EQ(o.Header("aggregate_id"), "order-1");
   EXPECT_EQ(o.Header("traceparent"), order.headers["traceparent"]);
-  EXPECT_TRUE(std::regex_match(o.Header("created_at"),
-                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)")))
+  EXPECT_TRUE(std::regex_match(o.Header("created_at"), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)")))
       << o.Header("created_at");
 
   const ConsumedRecord& a = by_id.at(audit_id);

@@ -8,11 +8,11 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <thread>
 #include <cstdlib>
 #include <fstream>
 #include <set>
 #include <stdexcept>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -38,17 +38,15 @@ relay::Config RelayConfig(const std::string& schema, const std::string& topic_pr
 
 std::string RelayToml(const relay::Config& c) {
   auto ms = [](auto d) { return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
-  return "[postgres]\ndsn = \"" + c.postgres.dsn + "\"\n" +
-         "[outbox]\nschema = \"" + c.outbox.schema + "\"\ncleanup = \"" +
-         (c.outbox.cleanup == relay::Cleanup::kDelete ? "delete" : "mark") + "\"\n" +
-         "[source]\nmode = \"" + (c.source.mode == relay::SourceMode::kTail ? "tail" : "poll") +
-         "\"\nslot_name = \"" + c.source.slot_name + "\"\npublication_name = \"" + c.source.publication_name +
+  return "[postgres]\ndsn = \"" + c.postgres.dsn + "\"\n" + "[outbox]\nschema = \"" + c.outbox.schema +
+         "\"\ncleanup = \"" + (c.outbox.cleanup == relay::Cleanup::kDelete ? "delete" : "mark") + "\"\n" +
+         "[source]\nmode = \"" + (c.source.mode == relay::SourceMode::kTail ? "tail" : "poll") + "\"\nslot_name = \"" +
+         c.source.slot_name + "\"\npublication_name = \"" + c.source.publication_name +
          "\"\nstatus_interval_ms = " + ms(c.source.status_interval) + "\n" +
-         "ack_interval_ms = " + ms(c.source.ack_interval) +
-         "\nbatch_size = " + std::to_string(c.source.batch_size) +
+         "ack_interval_ms = " + ms(c.source.ack_interval) + "\nbatch_size = " + std::to_string(c.source.batch_size) +
          "\npoll_interval_ms = " + ms(c.source.poll_interval) +
-         "\nmax_in_flight = " + std::to_string(c.source.max_in_flight) + "\n" +
-         "[kafka]\nbrokers = \"" + c.kafka.brokers + "\"\ntopic_template = \"" + c.kafka.topic_template +
+         "\nmax_in_flight = " + std::to_string(c.source.max_in_flight) + "\n" + "[kafka]\nbrokers = \"" +
+         c.kafka.brokers + "\"\ntopic_template = \"" + c.kafka.topic_template +
          "\"\ndelivery_timeout_ms = " + ms(c.kafka.delivery_timeout) + "\n" +
          "[log]\nprogress_interval_s = " + std::to_string(c.log.progress_interval.count()) + "\n" +
          "[shutdown]\ndrain_timeout_ms = " + ms(c.shutdown.drain_timeout) + "\n";
@@ -148,8 +146,10 @@ void DropTailSlot(const relay::Config& config) {
   for (int i = 0; i < 100; ++i) {
     pqxx::nontransaction tx(c);
     // The walsender of a stopped (or killed) relay may linger a moment.
-    tx.exec_params("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
-                   "WHERE slot_name = $1 AND active_pid IS NOT NULL", config.source.slot_name);
+    tx.exec_params(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+        "WHERE slot_name = $1 AND active_pid IS NOT NULL",
+        config.source.slot_name);
     try {
       tx.exec_params("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
                      config.source.slot_name);
@@ -201,8 +201,8 @@ Audit AuditDelivery(const std::vector<WrittenEvent>& committed, const std::vecto
     auto last = last_rank.find(aggregate);
     if (last != last_rank.end() && index < last->second) {
       if (a.first_problem.empty()) {
-        a.first_problem = "aggregate " + aggregate + ": event #" + std::to_string(index) + " after #" +
-                          std::to_string(last->second);
+        a.first_problem =
+            "aggregate " + aggregate + ": event #" + std::to_string(index) + " after #" + std::to_string(last->second);
       }
       ++a.inversions;
     }

@@ -98,11 +98,11 @@ struct WrittenEvent {
 /// What reached Kafka compared with what was committed.
 struct Audit {
   size_t committed = 0;
-  size_t delivered = 0;    ///< records read from Kafka
-  size_t lost = 0;         ///< committed, never delivered
-  size_t phantom = 0;      ///< delivered, never committed (e.g. rolled back)
-  size_t duplicates = 0;   ///< deliveries beyond the first of an event id
-  size_t inversions = 0;   ///< per key, first deliveries out of commit order
+  size_t delivered = 0;   ///< records read from Kafka
+  size_t lost = 0;        ///< committed, never delivered
+  size_t phantom = 0;     ///< delivered, never committed (e.g. rolled back)
+  size_t duplicates = 0;  ///< deliveries beyond the first of an event id
+  size_t inversions = 0;  ///< per key, first deliveries out of commit order
   std::string first_problem;
 };
 

@@ -23,14 +23,18 @@ class TailTest : public ::testing::Test {
   bool Streaming() {
     pqxx::nontransaction tx(conn_);
     // A walsender holds the slot (while it is created, the creating backend does).
-    return !tx.exec_params("SELECT 1 FROM pg_replication_slots s JOIN pg_stat_activity a ON a.pid = s.active_pid "
-                           "WHERE s.slot_name = $1 AND a.backend_type = 'walsender'",
-                           config_.source.slot_name).empty();
+    return !tx.exec_params(
+                  "SELECT 1 FROM pg_replication_slots s JOIN pg_stat_activity a ON a.pid = s.active_pid "
+                  "WHERE s.slot_name = $1 AND a.backend_type = 'walsender'",
+                  config_.source.slot_name)
+                .empty();
   }
   int64_t SlotConfirmedLsn() {
     pqxx::nontransaction tx(conn_);
-    auto r = tx.exec_params("SELECT (confirmed_flush_lsn - '0/0')::bigint FROM pg_replication_slots "
-                            "WHERE slot_name = $1", config_.source.slot_name);
+    auto r = tx.exec_params(
+        "SELECT (confirmed_flush_lsn - '0/0')::bigint FROM pg_replication_slots "
+        "WHERE slot_name = $1",
+        config_.source.slot_name);
     return r.empty() || r[0][0].is_null() ? -1 : r[0][0].as<int64_t>();
   }
   ScopedSchema schema_{"tail"};
@@ -312,8 +316,10 @@ TEST_F(TailTest, DroppedSlotIsRecreatedAndTheTablesRowsArePublished) {
   bool dropped = false;
   for (int i = 0; i < 200 && !dropped; ++i) {
     pqxx::nontransaction tx(conn_);
-    tx.exec_params("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
-                   "WHERE slot_name = $1 AND active_pid IS NOT NULL", config_.source.slot_name);
+    tx.exec_params(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+        "WHERE slot_name = $1 AND active_pid IS NOT NULL",
+        config_.source.slot_name);
     try {
       tx.exec_params("SELECT pg_drop_replication_slot($1)", config_.source.slot_name);
       dropped = true;
@@ -335,8 +341,12 @@ TEST_F(TailTest, IdleOutboxSlotDoesNotPinWalWhileOtherTablesAreBusy) {
   ASSERT_TRUE(WaitFor([&] { return Streaming(); }, 20000));
   auto retained = [&] {
     pqxx::nontransaction tx(conn_);
-    return tx.exec_params1("SELECT (pg_current_wal_lsn() - restart_lsn)::bigint FROM pg_replication_slots "
-                           "WHERE slot_name = $1", config_.source.slot_name)[0].as<int64_t>();
+    return tx
+        .exec_params1(
+            "SELECT (pg_current_wal_lsn() - restart_lsn)::bigint FROM pg_replication_slots "
+            "WHERE slot_name = $1",
+            config_.source.slot_name)[0]
+        .as<int64_t>();
   };
   auto wal_lsn = [&] {
     pqxx::nontransaction tx(conn_);
@@ -368,8 +378,11 @@ TEST_F(TailTest, IdleOutboxSlotDoesNotPinWalWhileOtherTablesAreBusy) {
               static_cast<long long>(written >> 20), static_cast<long long>(peak >> 20),
               static_cast<long long>(retained() >> 10));
   EXPECT_TRUE(bounded) << "retained " << retained() << " bytes after " << written << " bytes of WAL elsewhere";
-  EXPECT_TRUE(WaitFor([&] { return relay.stats().slot_retained_bytes.load() >= 0 &&
-                                   relay.stats().slot_retained_bytes.load() < kBound; }, 10000))
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return relay.stats().slot_retained_bytes.load() >= 0 && relay.stats().slot_retained_bytes.load() < kBound;
+      },
+      10000))
       << "the relay reports the slot's retained WAL";
   EXPECT_EQ(relay.Stop(), 0);
   EXPECT_EQ(relay.stats().published.load(), 0u);

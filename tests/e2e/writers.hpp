@@ -18,8 +18,8 @@ struct WriterOptions {
   int events_per_transaction = 1;  ///< >1: EnqueueBatch, all for the same aggregate
   int aggregates = 40;
   int rollback_percent = 10;
-  int max_sleep_us = 2000;  ///< random pause before commit, to interleave commits
-  int pause_between_us = 0; ///< pause between transactions (steady load)
+  int max_sleep_us = 2000;   ///< random pause before commit, to interleave commits
+  int pause_between_us = 0;  ///< pause between transactions (steady load)
 };
 
 /// Creates <schema>.accounts with `aggregates` rows (call once per schema).

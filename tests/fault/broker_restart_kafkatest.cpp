@@ -42,8 +42,8 @@ void BrokerKilledAndRestarted(bool tail) {
     const auto down_at = std::chrono::steady_clock::now();
     std::this_thread::sleep_for(std::chrono::milliseconds(Uniform(rng, 1000, 6000)));
     ASSERT_EQ(broker.Script("restart"), 0) << "restart #" << r << "; see /tmp/outbox-fault-scripts.log";
-    down_ms_total += std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - down_at)
-                         .count();
+    down_ms_total +=
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - down_at).count();
     const uint64_t acked = relay.stats().acked.load();
     EXPECT_TRUE(WaitFor([&] { return relay.stats().acked.load() > acked + 20; }, 120000))
         << "publishing did not resume after restart #" << r;
@@ -58,9 +58,8 @@ void BrokerKilledAndRestarted(bool tail) {
                                    ConsumeEvents({prefix + ".account"}, ledger, 180000, broker.address()));
   Report(scenario, "restarts=" + std::to_string(restarts), audit,
          " down_s=" + std::to_string(down_ms_total / 1000) +
-             " resyncs=" + std::to_string(relay.stats().resyncs.load()) +
-             " producer_rebuilds=" + std::to_string(relay.stats().producer_rebuilds.load()) +
-             " errors=" + ErrorsByReason(relay.stats()));
+             " resyncs=" + std::to_string(relay.stats().resyncs.load()) + " producer_rebuilds=" +
+             std::to_string(relay.stats().producer_rebuilds.load()) + " errors=" + ErrorsByReason(relay.stats()));
 }
 
 TEST(FaultBrokerRestart, BrokerKilledAndRestartedWhileWritersWrite) { BrokerKilledAndRestarted(/*tail=*/false); }

@@ -120,9 +120,9 @@ int64_t EnvInt(const char* name, int64_t fallback) {
 
 uint64_t Seed(const std::string& scenario) {
   const char* v = std::getenv("OUTBOX_FAULT_SEED");
-  const uint64_t seed = v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10)
-                                                   : (static_cast<uint64_t>(std::random_device{}()) << 32) ^
-                                                         std::random_device{}();
+  const uint64_t seed = v != nullptr && *v != '\0'
+                            ? std::strtoull(v, nullptr, 10)
+                            : (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
   std::printf("fault %s: seed=%llu (OUTBOX_FAULT_SEED=%llu replays this schedule)\n", scenario.c_str(),
               static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
   std::fflush(stdout);
@@ -243,7 +243,8 @@ int64_t RssKb(pid_t pid) {
 
 void Report(const std::string& scenario, const std::string& counters, const Audit& a, const std::string& extra) {
   char line[1024];
-  std::snprintf(line, sizeof line, "fault %s: %s events=%zu delivered=%zu lost=%zu phantom=%zu duplicates=%zu "
+  std::snprintf(line, sizeof line,
+                "fault %s: %s events=%zu delivered=%zu lost=%zu phantom=%zu duplicates=%zu "
                 "inversions=%zu%s",
                 scenario.c_str(), counters.c_str(), a.committed, a.delivered, a.lost, a.phantom, a.duplicates,
                 a.inversions, extra.c_str());
@@ -282,9 +283,11 @@ std::vector<ConsumedRecord> ReadPartitions(const std::string& brokers, const std
                                            const std::vector<WrittenEvent>& committed, int timeout_ms) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (const auto& [k, v] : std::vector<std::pair<const char*, std::string>>{
-           {"bootstrap.servers", brokers}, {"group.id", UniqueName("fault_reader")}, {"enable.auto.commit", "false"},
-           {"isolation.level", "read_committed"}, {"log_level", "3"}}) {
+  for (const auto& [k, v] : std::vector<std::pair<const char*, std::string>>{{"bootstrap.servers", brokers},
+                                                                             {"group.id", UniqueName("fault_reader")},
+                                                                             {"enable.auto.commit", "false"},
+                                                                             {"isolation.level", "read_committed"},
+                                                                             {"log_level", "3"}}) {
     if (rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
       throw std::runtime_error(std::string("librdkafka config ") + k + ": " + err);

@@ -116,14 +116,16 @@ void FaultWriters::Run(int w) {
       bool committing = false;
       try {
         pqxx::work tx(*conn);
-        const int version = tx.exec_params1("UPDATE " + q + ".accounts SET version = version + 1 WHERE id = $1 "
-                                            "RETURNING version",
+        const int version = tx.exec_params1("UPDATE " + q +
+                                                ".accounts SET version = version + 1 WHERE id = $1 "
+                                                "RETURNING version",
                                             aggregate)[0]
                                 .as<int>();
         outbox.EnqueueBatch(tx, events);
         for (int i = 0; i < n; ++i) {
-          tx.exec_params("INSERT INTO " + q + ".ledger (event_id, aggregate, version, idx) VALUES ($1::uuid, $2, $3, $4)",
-                         ids[i], aggregate, version, i);
+          tx.exec_params(
+              "INSERT INTO " + q + ".ledger (event_id, aggregate, version, idx) VALUES ($1::uuid, $2, $3, $4)", ids[i],
+              aggregate, version, i);
         }
         if (sleep_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
         if (rollback) {

@@ -23,10 +23,10 @@ struct FaultWriterOptions {
   std::string schema;
   int writers = 4;
   int aggregates = 30;
-  int max_events_per_transaction = 3;  ///< 1..this many events per transaction (EnqueueBatch)
-  int rollback_percent = 5;            ///< transactions the writer aborts on purpose
-  int max_sleep_us = 2000;             ///< random pause before COMMIT, to interleave commits
-  int pause_between_us = 20000;        ///< pause between transactions (steady load)
+  int max_events_per_transaction = 3;        ///< 1..this many events per transaction (EnqueueBatch)
+  int rollback_percent = 5;                  ///< transactions the writer aborts on purpose
+  int max_sleep_us = 2000;                   ///< random pause before COMMIT, to interleave commits
+  int pause_between_us = 20000;              ///< pause between transactions (steady load)
   std::chrono::seconds retry_deadline{120};  ///< give up one transaction after retrying this long
   std::chrono::seconds max_duration{3600};   ///< hard bound on a writer's life
 };
@@ -45,8 +45,8 @@ class FaultWriters {
   bool WaitForCommitted(size_t n, int timeout_ms) const;
 
   size_t committed_events() const { return committed_count_.load(); }
-  size_t retries() const { return retries_.load(); }        ///< attempts after a failed one
-  size_t unknown() const { return unknown_.load(); }        ///< commits of unknown outcome
+  size_t retries() const { return retries_.load(); }                      ///< attempts after a failed one
+  size_t unknown() const { return unknown_.load(); }                      ///< commits of unknown outcome
   size_t unknown_committed() const { return unknown_committed_.load(); }  ///< ...that had committed
   /// What the writers saw commit, each aggregate's events in commit order (call after Stop()).
   std::vector<WrittenEvent> Committed() const;

@@ -58,8 +58,7 @@ TEST(FaultMemory, RssStaysFlatDuringABrokerOutage) {
   EXPECT_GT(backlog, static_cast<int64_t>(config.source.max_in_flight))
       << "the outbox should outgrow the in-flight window during the outage, or memory was never at stake";
   EXPECT_LE(second_max, first_max * 12 / 10 + 5 * 1024)
-      << "RSS grew during the outage: first half max " << first_max << " kB, second half max " << second_max
-      << " kB";
+      << "RSS grew during the outage: first half max " << first_max << " kB, second half max " << second_max << " kB";
 
   EXPECT_TRUE(writers.WaitForCommitted(min_events, 300000));
   writers.Stop();

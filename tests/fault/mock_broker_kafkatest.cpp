@@ -1,8 +1,8 @@
 // Scenario 4: broker errors on demand through librdkafka's mock cluster (3
 // brokers): NOT_ENOUGH_REPLICAS and REQUEST_TIMED_OUT on Produce, partition
-// leader changes, a broker down for several seconds and up again, and a fatal producer error (injected: the mock checks idempotent
-// sequences only for transactional producers). The records are read back
-// from the mock (read_committed) and audited.
+// leader changes, a broker down for several seconds and up again, and a fatal producer error (injected: the mock checks
+// idempotent sequences only for transactional producers). The records are read back from the mock (read_committed) and
+// audited.
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -134,9 +134,8 @@ TEST(FaultMockBroker, ProduceErrorsLeaderChangesBrokerDownAndFatalError) {
              " fatal=" + std::to_string(rounds),
          audit,
          " resyncs=" + std::to_string(relay.stats().resyncs.load()) +
-             " producer_rebuilds=" + std::to_string(relay.stats().producer_rebuilds.load()) +
-             " failed_retriable=" + std::to_string(relay.stats().failed_retriable.load()) + " errors=" +
-             ErrorsByReason(relay.stats()));
+             " producer_rebuilds=" + std::to_string(relay.stats().producer_rebuilds.load()) + " failed_retriable=" +
+             std::to_string(relay.stats().failed_retriable.load()) + " errors=" + ErrorsByReason(relay.stats()));
 }
 
 // The outage case of the scenario above, made deterministic: one broker, one
@@ -182,7 +181,8 @@ TEST(FaultMockBroker, SlowReconnectAfterAnOutageKeepsEachKeysOrder) {
   const auto ledger = schema.Ledger();
   const auto audit =
       CheckDelivery(ledger, writers.Committed(), ReadPartitions(mock.bootstraps(), topic, 1, ledger, 60000));
-  Report("mock-slow-reconnect", "outage_ms=1000 reconnect_backoff_ms=5000", audit, " errors=" + ErrorsByReason(relay.stats()));
+  Report("mock-slow-reconnect", "outage_ms=1000 reconnect_backoff_ms=5000", audit,
+         " errors=" + ErrorsByReason(relay.stats()));
 }
 
 }  // namespace

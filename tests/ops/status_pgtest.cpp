@@ -88,7 +88,8 @@ TEST(StatusCommand, TailModeReportsTheSlotsRetainedWal) {
   {
     pqxx::nontransaction tx(c);
     tx.exec_params("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", slot);
-    tx.exec("CREATE TABLE " + sdk::QuoteIdentifier(schema.name()) + ".filler AS SELECT g FROM generate_series(1, 20000) g");
+    tx.exec("CREATE TABLE " + sdk::QuoteIdentifier(schema.name()) +
+            ".filler AS SELECT g FROM generate_series(1, 20000) g");
   }
   const CommandResult text = RunRelayCommand({"-c", config, "status"});
   const CommandResult json = RunRelayCommand({"-c", config, "status", "--json"});

@@ -12,7 +12,8 @@ namespace outbox::relay {
 namespace {
 
 void Put32(std::string& s, int32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) s.push_back(static_cast<char>((static_cast<uint32_t>(v) >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    s.push_back(static_cast<char>((static_cast<uint32_t>(v) >> shift) & 0xff));
 }
 void Put16(std::string& s, int16_t v) {
   s.push_back(static_cast<char>((v >> 8) & 0xff));
@@ -110,14 +111,22 @@ TEST(TailRowMapper, MatchesThePollSourcesRow) {
   OutboxConfig config;
   config.schema = "shop";
   TailRowMapper mapper(config);
-  PgRelation rel{"shop", "outbox",
+  PgRelation rel{"shop",
+                 "outbox",
                  {"seq", "id", "aggregate_type", "aggregate_id", "event_type", "payload", "headers", "topic",
                   "created_at", "published_at"},
                  {20, 2950, 25, 25, 25, 17, 3802, 25, 1184, 1184}};
   ASSERT_TRUE(mapper.IsOutbox(rel));
-  std::vector<std::optional<std::string>> v = {"12", "5b1c0d2e-0000-4000-8000-000000000001", "order", "o-1",
-                                               "OrderCreated", "\\x7b7d00ff", "{\"traceparent\": \"00-1\"}",
-                                               std::nullopt, "2024-05-01 10:00:00.5+00", std::nullopt};
+  std::vector<std::optional<std::string>> v = {"12",
+                                               "5b1c0d2e-0000-4000-8000-000000000001",
+                                               "order",
+                                               "o-1",
+                                               "OrderCreated",
+                                               "\\x7b7d00ff",
+                                               "{\"traceparent\": \"00-1\"}",
+                                               std::nullopt,
+                                               "2024-05-01 10:00:00.5+00",
+                                               std::nullopt};
   OutboxRow r = mapper.Map(rel, v);
   EXPECT_EQ(r.seq, 12);
   EXPECT_EQ(r.aggregate_id, "o-1");
@@ -150,10 +159,10 @@ TEST(TailRowMapper, ByteaAndTimestampText) {
 }
 
 TEST(WalMessage, DecodesTheDocumentedFormat) {
-  OutboxRow r = DecodeWalMessage(
-      R"({"id":"5b1c0d2e-0000-4000-8000-000000000001","aggregate_type":"order","aggregate_id":"o-1",)"
-      R"("event_type":"OrderCreated","payload_base64":"e30A\n/w==","headers":{"traceparent":"00-1"},)"
-      R"("topic":null,"created_at":"2024-05-01T10:00:00.500000Z"})");
+  OutboxRow r =
+      DecodeWalMessage(R"({"id":"5b1c0d2e-0000-4000-8000-000000000001","aggregate_type":"order","aggregate_id":"o-1",)"
+                       R"("event_type":"OrderCreated","payload_base64":"e30A\n/w==","headers":{"traceparent":"00-1"},)"
+                       R"("topic":null,"created_at":"2024-05-01T10:00:00.500000Z"})");
   EXPECT_EQ(r.id, "5b1c0d2e-0000-4000-8000-000000000001");
   EXPECT_EQ(r.aggregate_type, "order");
   EXPECT_EQ(*r.payload, std::string("{}\0\xff", 4));

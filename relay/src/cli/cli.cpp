@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <pqxx/except>
-#include <spdlog/spdlog.h>
 
 #include "check/check_command.hpp"
 #include "cli/commands.hpp"

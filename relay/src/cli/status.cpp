@@ -83,7 +83,8 @@ Status Read(const Config& config, pqxx::connection_base& conn) {
     pqxx::nontransaction tx(conn);
     s.dead_letters = tx.exec1("SELECT count(*) FROM " + dead_letter)[0].as<int64_t>();
   }
-  if (config.source.mode == SourceMode::kTail) s.slot_retained_bytes = TailSource::RetainedWal(conn, config.source.slot_name);
+  if (config.source.mode == SourceMode::kTail)
+    s.slot_retained_bytes = TailSource::RetainedWal(conn, config.source.slot_name);
   return s;
 }
 
@@ -118,9 +119,9 @@ void PrintText(const Config& config, const Status& s) {
   std::printf(row, "schema version:", version.c_str());
   std::string slot = "n/a (poll mode)";
   if (config.source.mode == SourceMode::kTail) {
-    slot = s.slot_retained_bytes ? std::to_string(*s.slot_retained_bytes) + " bytes of WAL retained by slot " +
-                                       config.source.slot_name
-                                 : "n/a (no replication slot " + config.source.slot_name + " yet)";
+    slot = s.slot_retained_bytes
+               ? std::to_string(*s.slot_retained_bytes) + " bytes of WAL retained by slot " + config.source.slot_name
+               : "n/a (no replication slot " + config.source.slot_name + " yet)";
   }
   std::printf(row, "slot lag:", slot.c_str());
 }

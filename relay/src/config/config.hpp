@@ -2,8 +2,8 @@
 
 #include <chrono>
 #include <cstddef>
-#include <map>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -20,16 +20,16 @@ class ConfigError : public std::runtime_error {
 /// Column names of the outbox table; defaults match migrations/0001_outbox.sql.
 /// Remap them to run against an existing (e.g. Debezium-style) table.
 struct ColumnNames {
-  std::string seq = "seq";                       ///< ordering/progress column (bigint, DEFAULT <schema>.outbox_next_seq())
-  std::string id = "id";                         ///< event id (uuid), the consumers' dedup key
+  std::string seq = "seq";  ///< ordering/progress column (bigint, DEFAULT <schema>.outbox_next_seq())
+  std::string id = "id";    ///< event id (uuid), the consumers' dedup key
   std::string aggregate_type = "aggregate_type";
-  std::string aggregate_id = "aggregate_id";     ///< Kafka record key
-  std::string event_type = "event_type";         ///< "" = column absent
+  std::string aggregate_id = "aggregate_id";  ///< Kafka record key
+  std::string event_type = "event_type";      ///< "" = column absent
   std::string payload = "payload";
-  std::string headers = "headers";               ///< jsonb object; "" = column absent
-  std::string topic = "topic";                   ///< per-row topic override; "" = column absent
-  std::string created_at = "created_at";         ///< "" = column absent
-  std::string published_at = "published_at";     ///< needed only for cleanup = "mark"
+  std::string headers = "headers";            ///< jsonb object; "" = column absent
+  std::string topic = "topic";                ///< per-row topic override; "" = column absent
+  std::string created_at = "created_at";      ///< "" = column absent
+  std::string published_at = "published_at";  ///< needed only for cleanup = "mark"
 };
 
 enum class Cleanup { kDelete, kMark };
@@ -53,25 +53,25 @@ struct OutboxConfig {
 
 struct SourceConfig {
   SourceMode mode = SourceMode::kPoll;
-  size_t batch_size = 1000;                            ///< rows claimed per poll
-  std::chrono::milliseconds poll_interval{500};        ///< fallback when no NOTIFY arrives
-  size_t max_in_flight = 20000;                        ///< events handed to Kafka but not yet acknowledged
-  size_t ack_batch_size = 1000;                        ///< acknowledge in Postgres after this many confirmations...
-  std::chrono::milliseconds ack_interval{20};          ///< ...or after this long, whichever comes first
-  std::string slot_name = "outbox_relay";              ///< tail mode
-  std::string publication_name = "outbox_relay";       ///< tail mode
+  size_t batch_size = 1000;                       ///< rows claimed per poll
+  std::chrono::milliseconds poll_interval{500};   ///< fallback when no NOTIFY arrives
+  size_t max_in_flight = 20000;                   ///< events handed to Kafka but not yet acknowledged
+  size_t ack_batch_size = 1000;                   ///< acknowledge in Postgres after this many confirmations...
+  std::chrono::milliseconds ack_interval{20};     ///< ...or after this long, whichever comes first
+  std::string slot_name = "outbox_relay";         ///< tail mode
+  std::string publication_name = "outbox_relay";  ///< tail mode
   /// Tail mode: how often the relay reports its confirmed position to the server (keep well below wal_sender_timeout).
   std::chrono::milliseconds status_interval{1000};
 };
 
 struct KafkaConfig {
-  std::string brokers;                                          ///< required
+  std::string brokers;  ///< required
   std::string topic_template = "outbox.event.${aggregate_type}";
   /// librdkafka message.timeout.ms; 0 = infinite (the default). A finite value
   /// lets queued records expire while records behind them of the same key are
   /// written, which can reorder a key's events after a long outage.
   std::chrono::milliseconds delivery_timeout{0};
-  std::map<std::string, std::string> properties;                ///< passed to librdkafka as is (validated there)
+  std::map<std::string, std::string> properties;  ///< passed to librdkafka as is (validated there)
 };
 
 struct LogConfig {

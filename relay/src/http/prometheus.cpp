@@ -130,9 +130,10 @@ std::string RenderPrometheus(const RelayStats& s) {
                  backlog, static_cast<double>(backlog));
   const int64_t retained = s.slot_retained_bytes.load();
   if (retained >= 0) {  // tail mode only
-    w.GaugeIfKnown("outbox_relay_slot_retained_wal_bytes",
-                   "Tail mode: WAL the replication slot retains (pg_current_wal_lsn() - restart_lsn), measured every 2 s.",
-                   retained, static_cast<double>(retained));
+    w.GaugeIfKnown(
+        "outbox_relay_slot_retained_wal_bytes",
+        "Tail mode: WAL the replication slot retains (pg_current_wal_lsn() - restart_lsn), measured every 2 s.",
+        retained, static_cast<double>(retained));
   }
   const int64_t oldest_ms = s.oldest_age_ms.load();
   w.GaugeIfKnown("outbox_relay_oldest_unpublished_age_seconds",

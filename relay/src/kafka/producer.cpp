@@ -17,10 +17,14 @@ namespace outbox::relay {
 
 const char* ToString(DeliveryStatus status) {
   switch (status) {
-    case DeliveryStatus::kOk: return "ok";
-    case DeliveryStatus::kRetriable: return "retriable";
-    case DeliveryStatus::kPermanent: return "permanent";
-    case DeliveryStatus::kFatal: return "fatal";
+    case DeliveryStatus::kOk:
+      return "ok";
+    case DeliveryStatus::kRetriable:
+      return "retriable";
+    case DeliveryStatus::kPermanent:
+      return "permanent";
+    case DeliveryStatus::kFatal:
+      return "fatal";
   }
   return "unknown";
 }
@@ -122,8 +126,10 @@ struct Producer::Impl {
 
   static void OnLog(const rd_kafka_t*, int level, const char* fac, const char* buf) {
     // syslog levels: 0-3 error, 4 warning, 5-6 info, 7 debug.
-    auto lvl = level <= 3 ? spdlog::level::err
-                          : level == 4 ? spdlog::level::warn : level <= 6 ? spdlog::level::info : spdlog::level::debug;
+    auto lvl = level <= 3   ? spdlog::level::err
+               : level == 4 ? spdlog::level::warn
+               : level <= 6 ? spdlog::level::info
+                            : spdlog::level::debug;
     spdlog::log(lvl, "librdkafka {}: {}", fac, buf);
   }
 };
@@ -182,11 +188,11 @@ DeliveryReport Producer::Produce(const KafkaRecord& record, int64_t token) {
   }
   const void* value = record.value ? record.value->data() : nullptr;
   const size_t value_len = record.value ? record.value->size() : 0;
-  rd_kafka_resp_err_t err = rd_kafka_producev(
-      impl_->rk.get(), RD_KAFKA_V_TOPIC(record.topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_KEY(record.key.data(), record.key.size()), RD_KAFKA_V_VALUE(const_cast<void*>(value), value_len),
-      RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(token))),
-      RD_KAFKA_V_END);
+  rd_kafka_resp_err_t err =
+      rd_kafka_producev(impl_->rk.get(), RD_KAFKA_V_TOPIC(record.topic.c_str()),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
+                        RD_KAFKA_V_VALUE(const_cast<void*>(value), value_len), RD_KAFKA_V_HEADERS(headers.get()),
+                        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(token))), RD_KAFKA_V_END);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     headers.release();  // owned by the message now
     return r;

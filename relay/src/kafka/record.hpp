@@ -26,7 +26,7 @@ enum class DeliveryStatus { kOk, kRetriable, kPermanent, kFatal };
 struct DeliveryReport {
   int64_t token = 0;
   DeliveryStatus status = DeliveryStatus::kOk;
-  std::string error;  ///< librdkafka's error name and text, empty when kOk
+  std::string error;       ///< librdkafka's error name and text, empty when kOk
   std::string error_name;  ///< librdkafka's error name alone (e.g. "MSG_SIZE_TOO_LARGE"), for metrics
   std::string topic;
   int32_t partition = -1;

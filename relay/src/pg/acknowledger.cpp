@@ -35,12 +35,11 @@ void Acknowledger::Connect() {
           ? std::string("NULL::double precision")
           : "extract(epoch FROM now() - " +
                 sdk::QuoteIdentifier(config_.outbox.columns.created_at, "outbox.columns.created_at") + ")::float8";
-  conn->prepare("outbox_unacked", "SELECT " + s + " FROM " + sql_.table + " WHERE " + s + " = ANY($1::bigint[])" +
-                                      sql_.unpublished);
+  conn->prepare("outbox_unacked",
+                "SELECT " + s + " FROM " + sql_.table + " WHERE " + s + " = ANY($1::bigint[])" + sql_.unpublished);
   conn->prepare("outbox_backlog_count", "SELECT count(*) FROM " + sql_.table + " WHERE true" + sql_.unpublished);
-  conn->prepare("outbox_oldest",
-                "SELECT " + created + " FROM " + sql_.table + " WHERE true" + sql_.unpublished + " ORDER BY " + s +
-                    " LIMIT 1");
+  conn->prepare("outbox_oldest", "SELECT " + created + " FROM " + sql_.table + " WHERE true" + sql_.unpublished +
+                                     " ORDER BY " + s + " LIMIT 1");
   conn_ = std::move(conn);
   dead_letter_ = std::make_unique<DeadLetterStore>(config_.outbox, sql_);
 }

@@ -36,10 +36,11 @@ bool DeadLetterStore::Move(pqxx::connection_base& conn, int64_t seq, const std::
   auto moved = tx.exec_params(
       "INSERT INTO " + table_ +
           " (seq, id, aggregate_type, aggregate_id, event_type, payload, headers, topic, created_at, reason, attempts) "
-          "SELECT " + sql_.seq + ", " + Col(c.id, "id") + "::text::uuid, " + Col(c.aggregate_type, "aggregate_type") +
-          "::text, " + Col(c.aggregate_id, "aggregate_id") + "::text, " + text_or(c.event_type, "event_type", "''") +
-          ", " + sql_.payload + ", " + (c.headers.empty() ? "'{}'::jsonb" : Col(c.headers, "headers") + "::jsonb") +
-          ", " + (c.topic.empty() ? "NULL" : Col(c.topic, "topic") + "::text") + ", " +
+          "SELECT " +
+          sql_.seq + ", " + Col(c.id, "id") + "::text::uuid, " + Col(c.aggregate_type, "aggregate_type") + "::text, " +
+          Col(c.aggregate_id, "aggregate_id") + "::text, " + text_or(c.event_type, "event_type", "''") + ", " +
+          sql_.payload + ", " + (c.headers.empty() ? "'{}'::jsonb" : Col(c.headers, "headers") + "::jsonb") + ", " +
+          (c.topic.empty() ? "NULL" : Col(c.topic, "topic") + "::text") + ", " +
           (c.created_at.empty() ? "now()" : Col(c.created_at, "created_at")) + ", $2, $3 FROM " + sql_.table +
           " WHERE " + sql_.seq + " = $1 ON CONFLICT DO NOTHING",
       seq, reason, static_cast<int>(attempts));
@@ -62,12 +63,13 @@ std::vector<DeadLetterStore::Entry> DeadLetterStore::List(pqxx::connection_base&
   std::vector<Entry> out;
   auto rows = tx.exec_params(
       "SELECT seq, id::text, aggregate_type, aggregate_id, event_type, coalesce(topic, ''), reason, attempts, "
-      "to_char(failed_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM " + table_ + " ORDER BY seq LIMIT $1",
+      "to_char(failed_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM " +
+          table_ + " ORDER BY seq LIMIT $1",
       static_cast<int64_t>(limit));
   for (const auto& r : rows) {
     out.push_back(Entry{r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>(),
-                        r[4].as<std::string>(), r[5].as<std::string>(), r[6].as<std::string>(),
-                        r[8].as<std::string>(), r[7].as<int>()});
+                        r[4].as<std::string>(), r[5].as<std::string>(), r[6].as<std::string>(), r[8].as<std::string>(),
+                        r[7].as<int>()});
   }
   return out;
 }
@@ -92,9 +94,9 @@ bool DeadLetterStore::Requeue(pqxx::connection_base& conn, const std::string& id
   // The original seq, not a new one: the event must go out before the events
   // of its key that were held behind it. The relay re-reads the table from its
   // start when told the dead-letter table changed, so the old seq is not missed.
-  auto n = tx.exec_params("INSERT INTO " + sql_.table + " (" + cols + ") SELECT " + vals + " FROM " + table_ +
-                              " d WHERE d.id::text = $1",
-                          id);
+  auto n = tx.exec_params(
+      "INSERT INTO " + sql_.table + " (" + cols + ") SELECT " + vals + " FROM " + table_ + " d WHERE d.id::text = $1",
+      id);
   if (n.affected_rows() == 0) return false;
   tx.exec_params("DELETE FROM " + table_ + " WHERE id::text = $1", id);
   tx.exec_params("SELECT pg_notify($1, $2)", channel_, std::string(kChangedPayload));

@@ -23,8 +23,7 @@ GapTracker::Query GapTracker::NextQuery(size_t max_points) const {
   return q;
 }
 
-std::vector<size_t> GapTracker::Apply(const std::vector<int64_t>& seqs, int64_t covered_upto,
-                                      uint64_t snapshot_xmin) {
+std::vector<size_t> GapTracker::Apply(const std::vector<int64_t>& seqs, int64_t covered_upto, uint64_t snapshot_xmin) {
   std::vector<size_t> publish;
   const int64_t old_high = high_water_;
   int64_t last_new = old_high;

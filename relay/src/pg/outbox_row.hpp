@@ -16,7 +16,7 @@ struct OutboxRow {
   std::optional<std::string> payload;  ///< bytes; nullopt for SQL NULL
   std::string headers_json;            ///< JSON object text, "" when absent
   std::optional<std::string> topic;
-  std::string created_at;  ///< RFC 3339 UTC, "" when absent
+  std::string created_at;    ///< RFC 3339 UTC, "" when absent
   double created_epoch = 0;  ///< created_at as Unix seconds, 0 when absent
   /// Tail mode: committed before this stream started, so possibly acknowledged by an earlier run.
   bool replayed = false;

@@ -49,8 +49,8 @@ std::string Column(const std::string& name, const std::string& key) {
 OutboxSql OutboxSql::Build(const OutboxConfig& config, pqxx::connection_base& conn) {
   const ColumnNames& c = config.columns;
   OutboxSql sql;
-  sql.table = sdk::QuoteIdentifier(config.schema, "outbox.schema") + "." +
-              sdk::QuoteIdentifier(config.table, "outbox.table");
+  sql.table =
+      sdk::QuoteIdentifier(config.schema, "outbox.schema") + "." + sdk::QuoteIdentifier(config.table, "outbox.table");
   sql.seq = Column(c.seq, "seq");
 
   // A payload column of another type (text, json, jsonb in Debezium-style

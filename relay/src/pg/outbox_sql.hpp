@@ -13,12 +13,12 @@ struct OutboxRow;
 /// SQL text for one outbox table, built once from the configuration with every
 /// identifier validated and quoted (never spliced raw).
 struct OutboxSql {
-  std::string table;        ///< "schema"."table"
-  std::string select_list;  ///< the columns of an OutboxRow, in ReadRow() order
-  std::string seq;          ///< quoted seq column
-  std::string unpublished;  ///< " AND published_at IS NULL" in mark mode, else ""
-  std::string payload;      ///< the payload as bytea (converted from text/json types)
-  std::string payload_type; ///< the payload column's SQL type, e.g. "bytea", "jsonb"
+  std::string table;         ///< "schema"."table"
+  std::string select_list;   ///< the columns of an OutboxRow, in ReadRow() order
+  std::string seq;           ///< quoted seq column
+  std::string unpublished;   ///< " AND published_at IS NULL" in mark mode, else ""
+  std::string payload;       ///< the payload as bytea (converted from text/json types)
+  std::string payload_type;  ///< the payload column's SQL type, e.g. "bytea", "jsonb"
 
   static OutboxSql Build(const OutboxConfig& config, pqxx::connection_base& conn);
 };

@@ -57,7 +57,8 @@ std::string WireReader::Bytes(size_t count) {
 }
 
 void PutInt64(std::string& out, int64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((static_cast<uint64_t>(v) >> shift) & 0xff));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((static_cast<uint64_t>(v) >> shift) & 0xff));
 }
 
 PgOutputMessage PgOutputDecoder::Decode(const char* data, size_t size) {
@@ -70,8 +71,8 @@ PgOutputMessage PgOutputDecoder::Decode(const char* data, size_t size) {
       break;
     case 'C':
       m.kind = PgOutputMessage::Kind::kCommit;
-      r.Byte();                               // flags
-      r.Int64();                              // commit LSN
+      r.Byte();                             // flags
+      r.Int64();                            // commit LSN
       m.lsn = static_cast<Lsn>(r.Int64());  // end LSN: where a restart resumes after this transaction
       break;
     case 'R': {

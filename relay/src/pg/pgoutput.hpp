@@ -19,8 +19,8 @@ std::string FormatLsn(Lsn lsn);
 struct PgOutputMessage {
   enum class Kind { kBegin, kCommit, kRelation, kInsert, kMessage, kOther };
   Kind kind = Kind::kOther;
-  Lsn lsn = 0;          ///< Begin: final (commit) LSN; Commit: end LSN; Message: its LSN
-  uint32_t relid = 0;   ///< Relation, Insert
+  Lsn lsn = 0;         ///< Begin: final (commit) LSN; Commit: end LSN; Message: its LSN
+  uint32_t relid = 0;  ///< Relation, Insert
   /// Insert: column values in the relation's order, text format; nullopt = NULL.
   /// ('u', unchanged TOAST, cannot occur in an insert and reads as NULL.)
   std::vector<std::optional<std::string>> values;

@@ -57,9 +57,10 @@ void PollSource::Connect() {
   conn->prepare("outbox_poll",
                 "SELECT x.xmin, r.* FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text) AS x(xmin) "
                 "LEFT JOIN LATERAL (SELECT * FROM ("
-                "(SELECT " + sql_.select_list + " FROM " + sql_.table + " WHERE " + s + " = ANY($2::bigint[])" +
-                    sql_.unpublished + ") UNION ALL (SELECT " + sql_.select_list + " FROM " + sql_.table +
-                    " WHERE " + s + " > $1" + sql_.unpublished + " ORDER BY " + s +
+                "(SELECT " +
+                    sql_.select_list + " FROM " + sql_.table + " WHERE " + s + " = ANY($2::bigint[])" +
+                    sql_.unpublished + ") UNION ALL (SELECT " + sql_.select_list + " FROM " + sql_.table + " WHERE " +
+                    s + " > $1" + sql_.unpublished + " ORDER BY " + s +
                     " LIMIT $3)) AS u ORDER BY 1 LIMIT $3) AS r ON true");
   conn->prepare("outbox_xid", "SELECT pg_current_xact_id()::text");
   receiver_ = std::make_unique<WakeReceiver>(*conn, channel_);

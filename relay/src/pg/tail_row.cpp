@@ -24,7 +24,8 @@ std::string DecodeByteaText(const std::string& text) {
   std::string out;
   if (text.size() >= 2 && text[0] == '\\' && text[1] == 'x') {
     out.reserve((text.size() - 2) / 2);
-    for (size_t i = 2; i + 1 < text.size(); i += 2) out.push_back(static_cast<char>(Hex(text[i]) * 16 + Hex(text[i + 1])));
+    for (size_t i = 2; i + 1 < text.size(); i += 2)
+      out.push_back(static_cast<char>(Hex(text[i]) * 16 + Hex(text[i + 1])));
     return out;
   }
   for (size_t i = 0; i < text.size(); ++i) {  // escape format: \\ and \ooo

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
 #include <pqxx/except>
 #include <pqxx/nontransaction>
-#include <spdlog/spdlog.h>
 
 #include "config/config.hpp"
 #include "log/logging.hpp"
@@ -17,11 +17,11 @@
 namespace outbox::relay {
 namespace {
 
-
 // Microseconds since 2000-01-01 UTC, the replication protocol's clock.
 int64_t PgEpochMicros() {
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   return us - int64_t{946684800} * 1000000;
 }
 
@@ -52,8 +52,9 @@ TailSource::~TailSource() noexcept { Stop(); }
 void TailSource::Prepare() {
   auto conn = PgConnect(config_.postgres, "tail-setup");
   pqxx::nontransaction tx(*conn);
-  const auto pre = tx.exec1("SELECT current_setting('wal_level'), current_user::text, "
-                            "(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user)");
+  const auto pre = tx.exec1(
+      "SELECT current_setting('wal_level'), current_user::text, "
+      "(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user)");
   const std::string problem =
       TailPrerequisiteProblem(pre[0].as<std::string>(), pre[1].as<std::string>(), pre[2].as<bool>(false));
   if (!problem.empty()) throw ConfigError(problem);
@@ -71,34 +72,39 @@ void TailSource::Prepare() {
     } catch (const pqxx::sql_error& e) {
       if (e.sqlstate() != "42710") {  // duplicate_object: another relay was faster
         throw ConfigError("source.publication_name: cannot create publication '" + pub + "': " + Trim(e.what()) +
-                          "; Hint: create it as the table's owner: CREATE PUBLICATION " + pub + " FOR TABLE " +
-                          table + " WITH (publish = 'insert')");
+                          "; Hint: create it as the table's owner: CREATE PUBLICATION " + pub + " FOR TABLE " + table +
+                          " WITH (publish = 'insert')");
       }
     }
   }
   if (tx.exec_params("SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3",
-                     pub, config_.outbox.schema, config_.outbox.table).empty()) {
+                     pub, config_.outbox.schema, config_.outbox.table)
+          .empty()) {
     throw ConfigError("source.publication_name: publication '" + pub + "' does not publish " + table +
                       "; Hint: ALTER PUBLICATION " + pub + " ADD TABLE " + table + ", or choose another name");
   }
   const auto existing = tx.exec_params(
       "SELECT plugin::text, slot_type, database::text = current_database() FROM pg_replication_slots "
-      "WHERE slot_name = $1", slot);
+      "WHERE slot_name = $1",
+      slot);
   slot_created_ = false;
   if (existing.empty()) {
     try {
-      const auto created = tx.exec_params1(
-          "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", slot);
+      const auto created =
+          tx.exec_params1("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", slot);
       slot_created_ = true;
-      spdlog::warn("tail: created replication slot {} at {}; rows already in the outbox are published by polling "
-                   "first", slot, created[0].as<std::string>());
+      spdlog::warn(
+          "tail: created replication slot {} at {}; rows already in the outbox are published by polling "
+          "first",
+          slot, created[0].as<std::string>());
     } catch (const pqxx::sql_error& e) {
       if (e.sqlstate() != "42710") {
         throw ConfigError("source.slot_name: cannot create replication slot '" + slot + "': " + Trim(e.what()));
       }
     }
   } else if (existing[0][0].as<std::string>("") != "pgoutput" || !existing[0][2].as<bool>(false)) {
-    throw ConfigError("source.slot_name: replication slot '" + slot + "' exists but is not a pgoutput slot of this "
+    throw ConfigError("source.slot_name: replication slot '" + slot +
+                      "' exists but is not a pgoutput slot of this "
                       "database; Hint: choose another slot_name, or drop that slot if it is unused");
   }
   prepared_ = true;
@@ -108,8 +114,8 @@ void TailSource::Start() {
   Stop();
   const std::string timeout = std::to_string(std::max<long>(1, config_.postgres.connect_timeout.count() / 1000));
   const char* keys[] = {"dbname", "replication", "options", "application_name", "connect_timeout", nullptr};
-  const char* values[] = {config_.postgres.dsn.c_str(), "database", "-c TimeZone=UTC -c DateStyle=ISO",
-                          "outbox-relay/tail", timeout.c_str(), nullptr};
+  const char* values[] = {config_.postgres.dsn.c_str(), "database",      "-c TimeZone=UTC -c DateStyle=ISO",
+                          "outbox-relay/tail",          timeout.c_str(), nullptr};
   conn_.reset(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
     const std::string why = conn_ ? Trim(PQerrorMessage(conn_.get())) : "out of memory";
@@ -118,10 +124,13 @@ void TailSource::Start() {
   }
   const std::string& slot = config_.source.slot_name;
   {
-    const std::string q = "SELECT confirmed_flush_lsn::text, pg_current_wal_lsn()::text FROM pg_replication_slots "
-                          "WHERE slot_name = '" + slot + "'";
+    const std::string q =
+        "SELECT confirmed_flush_lsn::text, pg_current_wal_lsn()::text FROM pg_replication_slots "
+        "WHERE slot_name = '" +
+        slot + "'";
     PgResultPtr res(PQexec(conn_.get(), q.c_str()));
-    if (PQresultStatus(res.get()) != PGRES_TUPLES_OK) Fail("cannot read the slot: " + Trim(PQerrorMessage(conn_.get())));
+    if (PQresultStatus(res.get()) != PGRES_TUPLES_OK)
+      Fail("cannot read the slot: " + Trim(PQerrorMessage(conn_.get())));
     if (PQntuples(res.get()) == 0) {
       prepared_ = false;
       Fail("replication slot " + slot + " does not exist");

@@ -101,17 +101,17 @@ class TailSource {
   bool slot_created_ = false;
 
   bool in_txn_ = false;
-  std::vector<OutboxRow> current_;  // events of the transaction being received
-  std::deque<OutboxRow> ready_;     // committed, not yet returned by Read()
-  std::deque<Txn> txns_;            // committed transactions not yet confirmable, commit order
-  uint64_t first_txn_ = 0;          // absolute index of txns_.front()
+  std::vector<OutboxRow> current_;                          // events of the transaction being received
+  std::deque<OutboxRow> ready_;                             // committed, not yet returned by Read()
+  std::deque<Txn> txns_;                                    // committed transactions not yet confirmable, commit order
+  uint64_t first_txn_ = 0;                                  // absolute index of txns_.front()
   std::unordered_map<int64_t, std::deque<uint64_t>> open_;  // token -> its transaction(s)
-  int64_t next_message_token_ = -1;  // WAL message events have no row seq: negative tokens
+  int64_t next_message_token_ = -1;                         // WAL message events have no row seq: negative tokens
 
   Lsn replay_until_ = 0;  // the server's WAL end when streaming started
-  Lsn received_ = 0;   // highest WAL position seen on the stream
-  Lsn confirmed_ = 0;  // flush LSN we may report
-  Lsn reported_ = 0;   // flush LSN last sent
+  Lsn received_ = 0;      // highest WAL position seen on the stream
+  Lsn confirmed_ = 0;     // flush LSN we may report
+  Lsn reported_ = 0;      // flush LSN last sent
   bool reply_requested_ = false;
   std::chrono::steady_clock::time_point next_status_{};
 };

@@ -48,7 +48,8 @@ OutboxRow DecodeWalMessage(const std::string& content) {
   r.aggregate_type = Text(j, "aggregate_type", true);
   r.aggregate_id = Text(j, "aggregate_id", true);
   r.event_type = Text(j, "event_type", false);
-  if (auto it = j.find("payload_base64"); it != j.end() && !it->is_null()) r.payload = Base64Decode(Text(j, "payload_base64", true));
+  if (auto it = j.find("payload_base64"); it != j.end() && !it->is_null())
+    r.payload = Base64Decode(Text(j, "payload_base64", true));
   if (auto it = j.find("headers"); it != j.end() && !it->is_null()) {
     if (!it->is_object()) throw std::runtime_error("outbox WAL message: \"headers\" is not an object");
     r.headers_json = it->dump();

@@ -7,13 +7,13 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include <pqxx/except>
 #include <spdlog/spdlog.h>
+#include <pqxx/except>
 
 #include "kafka/producer.hpp"
+#include "log/logging.hpp"
 #include "pg/acknowledger.hpp"
 #include "pg/dead_letter.hpp"
-#include "log/logging.hpp"
 #include "pg/poll_source.hpp"
 #include "pg/tail_source.hpp"
 
@@ -57,10 +57,11 @@ int Relay::Run() {
                config_.outbox.cleanup == Cleanup::kDelete ? "delete" : "mark", config_.source.batch_size,
                config_.source.max_in_flight);
   if (config_.kafka.delivery_timeout.count() > 0) {
-    spdlog::warn("kafka.delivery_timeout_ms = {}: records still queued after that long expire and are sent again "
-                 "behind later records, so a key's events can be published out of order after an outage that long; "
-                 "0 (the default) keeps every key's order",
-                 config_.kafka.delivery_timeout.count());
+    spdlog::warn(
+        "kafka.delivery_timeout_ms = {}: records still queued after that long expire and are sent again "
+        "behind later records, so a key's events can be published out of order after an outage that long; "
+        "0 (the default) keeps every key's order",
+        config_.kafka.delivery_timeout.count());
   }
   EnsureConnected(Clock::now(), /*first=*/true);
   next_progress_at_ = last_progress_at_ = Clock::now();
@@ -333,8 +334,8 @@ void Relay::HandleReport(const DeliveryReport& r) {
     if (config_.dead_letter.hold_key) held_keys_.insert(info.key);
   }
   if (!resync_) {
-    spdlog::warn("kafka: event seq={} not delivered ({}: {}); it stays in the outbox and is published again",
-                 r.token, ToString(r.status), r.error);
+    spdlog::warn("kafka: event seq={} not delivered ({}: {}); it stays in the outbox and is published again", r.token,
+                 ToString(r.status), r.error);
   }
   EnterResync("delivery failed");
 }
@@ -563,13 +564,13 @@ void Relay::LogProgress(Clock::time_point now) {
   next_progress_at_ = now + config_.log.progress_interval;
   const uint64_t published = stats_.published;
   const double secs = std::chrono::duration<double>(now - last_progress_at_).count();
-  spdlog::info("progress: published={} (+{}, {:.0f}/s) acked={} in_flight={} backlog={} oldest={:.1f}s gaps={} "
-               "failed={} resyncs={} dead_lettered={} held={}",
-               published, published - last_progress_published_,
-               secs > 0 ? (published - last_progress_published_) / secs : 0.0, stats_.acked.load(), in_flight_,
-               stats_.backlog_rows.load(), stats_.oldest_age_ms.load() / 1000.0, source_->tracker().gap_points(),
-               stats_.failed_retriable + stats_.failed_permanent, stats_.resyncs.load(),
-               stats_.dead_lettered.load(), held_seqs_.size());
+  spdlog::info(
+      "progress: published={} (+{}, {:.0f}/s) acked={} in_flight={} backlog={} oldest={:.1f}s gaps={} "
+      "failed={} resyncs={} dead_lettered={} held={}",
+      published, published - last_progress_published_, secs > 0 ? (published - last_progress_published_) / secs : 0.0,
+      stats_.acked.load(), in_flight_, stats_.backlog_rows.load(), stats_.oldest_age_ms.load() / 1000.0,
+      source_->tracker().gap_points(), stats_.failed_retriable + stats_.failed_permanent, stats_.resyncs.load(),
+      stats_.dead_lettered.load(), held_seqs_.size());
   last_progress_published_ = published;
   last_progress_at_ = now;
 }

@@ -4,10 +4,10 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
-#include <memory>
 #include <vector>
 
 #include "config/config.hpp"
@@ -97,8 +97,8 @@ class Relay {
   std::unique_ptr<Acknowledger> acker_;
   std::unique_ptr<Producer> producer_;
 
-  std::deque<OutboxRow> to_send_;    // read, not yet handed to librdkafka
-  int64_t in_flight_ = 0;            // handed to librdkafka, no report yet
+  std::deque<OutboxRow> to_send_;      // read, not yet handed to librdkafka
+  int64_t in_flight_ = 0;              // handed to librdkafka, no report yet
   std::vector<int64_t> pending_acks_;  // confirmed by the broker, not yet acked
   Clock::time_point first_pending_ack_{};
   std::vector<DeliveryReport> reports_;
@@ -113,8 +113,8 @@ class Relay {
     std::string key;
     uint32_t attempts;
   };
-  std::vector<PermanentFailure> permanent_;     // rejected for good since the last resync
-  std::vector<PermanentFailure> to_dead_letter_;  // out of attempts, not yet moved
+  std::vector<PermanentFailure> permanent_;         // rejected for good since the last resync
+  std::vector<PermanentFailure> to_dead_letter_;    // out of attempts, not yet moved
   std::unordered_map<int64_t, uint32_t> attempts_;  // permanent rejections per seq (this process)
   std::unordered_set<std::string> held_keys_;       // keys with a dead-lettered (or failing) event
   std::unordered_set<int64_t> held_seqs_;           // rows skipped because their key is held

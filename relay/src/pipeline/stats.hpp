@@ -44,28 +44,28 @@ class LabeledCounter {
 /// Counters of one relay process, updated by the pipeline thread and readable
 /// from any thread (progress log, metrics endpoint).
 struct RelayStats {
-  std::atomic<uint64_t> read{0};              ///< rows read from the source
-  std::atomic<uint64_t> published{0};         ///< delivery reports that succeeded
-  std::atomic<uint64_t> acked{0};             ///< rows acknowledged in Postgres
-  std::atomic<uint64_t> failed_retriable{0};  ///< deliveries that failed and will be retried
-  std::atomic<uint64_t> failed_permanent{0};  ///< deliveries the broker rejected for good
-  std::atomic<uint64_t> dead_lettered{0};     ///< events moved to the dead-letter table
-  std::atomic<int64_t> held{0};               ///< events held behind a dead-lettered event of their key
-  std::atomic<uint64_t> resyncs{0};           ///< times the source restarted from the table's start
-  std::atomic<uint64_t> producer_rebuilds{0}; ///< producers rebuilt after a fatal error
+  std::atomic<uint64_t> read{0};               ///< rows read from the source
+  std::atomic<uint64_t> published{0};          ///< delivery reports that succeeded
+  std::atomic<uint64_t> acked{0};              ///< rows acknowledged in Postgres
+  std::atomic<uint64_t> failed_retriable{0};   ///< deliveries that failed and will be retried
+  std::atomic<uint64_t> failed_permanent{0};   ///< deliveries the broker rejected for good
+  std::atomic<uint64_t> dead_lettered{0};      ///< events moved to the dead-letter table
+  std::atomic<int64_t> held{0};                ///< events held behind a dead-lettered event of their key
+  std::atomic<uint64_t> resyncs{0};            ///< times the source restarted from the table's start
+  std::atomic<uint64_t> producer_rebuilds{0};  ///< producers rebuilt after a fatal error
   std::atomic<uint64_t> pg_reconnects{0};
   std::atomic<uint64_t> polls{0};
   std::atomic<int64_t> in_flight{0};
-  std::atomic<int64_t> producer_queue{0};     ///< records inside librdkafka (rd_kafka_outq_len)
-  std::atomic<int64_t> backlog_rows{-1};      ///< last measured; -1 unknown
-  std::atomic<int64_t> oldest_age_ms{-1};     ///< last measured; -1 unknown
+  std::atomic<int64_t> producer_queue{0};  ///< records inside librdkafka (rd_kafka_outq_len)
+  std::atomic<int64_t> backlog_rows{-1};   ///< last measured; -1 unknown
+  std::atomic<int64_t> oldest_age_ms{-1};  ///< last measured; -1 unknown
   std::atomic<int64_t> last_ack_unix_ms{0};
   std::atomic<int64_t> slot_retained_bytes{-1};  ///< tail mode: WAL the slot retains; -1 unknown or poll mode
   std::atomic<int64_t> slot_confirmed_lsn{0};    ///< tail mode: flush LSN this relay confirmed last
   std::atomic<bool> pg_connected{false};
-  std::atomic<bool> kafka_connected{false};   ///< at least one broker up (librdkafka's view)
+  std::atomic<bool> kafka_connected{false};  ///< at least one broker up (librdkafka's view)
   LabeledCounter published_by_topic;
-  LabeledCounter errors_by_reason;            ///< librdkafka error name, or "bad_row"
+  LabeledCounter errors_by_reason;  ///< librdkafka error name, or "bad_row"
   /// created_at (the writing transaction's start) to the broker's confirmation.
   Histogram commit_to_ack_seconds{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120}};
   /// Rows per non-empty poll.

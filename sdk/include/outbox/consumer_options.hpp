@@ -24,8 +24,8 @@ struct ConsumerOptions {
   /// Dedup namespace in the inbox table: two services reading the same topic
   /// must use different names; all instances of one service share one name.
   std::string consumer_name;
-  std::string pg_dsn;               ///< libpq connection string of the service's database
-  std::string schema = "outbox";    ///< schema holding the inbox table (sdk::Migrate)
+  std::string pg_dsn;             ///< libpq connection string of the service's database
+  std::string schema = "outbox";  ///< schema holding the inbox table (sdk::Migrate)
 
   /// Handler attempts per record before it is dead-lettered (>= 1).
   int max_attempts = 5;
@@ -39,8 +39,8 @@ struct ConsumerOptions {
   /// Inbox rows older than this are purged. Must exceed the longest window in
   /// which a record can be redelivered or replayed (see sdk/CONSUMER.md).
   std::chrono::hours inbox_retention{24 * 7};
-  int purge_batch_size = 1000;                           ///< rows deleted per purge transaction
-  std::chrono::milliseconds purge_interval{60 * 1000};   ///< how often Run() purges; 0 = never
+  int purge_batch_size = 1000;                          ///< rows deleted per purge transaction
+  std::chrono::milliseconds purge_interval{60 * 1000};  ///< how often Run() purges; 0 = never
 
   /// Offsets are committed synchronously, and only for records whose side
   /// effect is durable. 1 = after every record (fewest redeliveries after a

@@ -12,16 +12,16 @@ namespace outbox::sdk {
 /// Counters of one IdempotentConsumer since construction. A copy, read
 /// thread-safely through IdempotentConsumer::stats().
 struct Stats {
-  uint64_t processed = 0;       ///< handler succeeded and its transaction committed
-  uint64_t duplicates = 0;      ///< skipped: (consumer, event_id) already in the inbox
-  uint64_t retries = 0;         ///< handler attempts that failed and were retried
-  uint64_t dead_lettered = 0;   ///< records sent to the dead-letter topic
-  uint64_t infra_retries = 0;   ///< Postgres/DLQ failures retried (not counted as attempts)
-  uint64_t offset_commits = 0;  ///< successful synchronous offset commits
+  uint64_t processed = 0;               ///< handler succeeded and its transaction committed
+  uint64_t duplicates = 0;              ///< skipped: (consumer, event_id) already in the inbox
+  uint64_t retries = 0;                 ///< handler attempts that failed and were retried
+  uint64_t dead_lettered = 0;           ///< records sent to the dead-letter topic
+  uint64_t infra_retries = 0;           ///< Postgres/DLQ failures retried (not counted as attempts)
+  uint64_t offset_commits = 0;          ///< successful synchronous offset commits
   uint64_t offset_commit_failures = 0;  ///< the record stays uncommitted; redelivery is deduplicated
-  uint64_t rebalances = 0;      ///< assign + revoke callbacks served
-  uint64_t inbox_purged = 0;    ///< inbox rows deleted by retention
-  uint64_t purge_batches = 0;   ///< purge transactions run
+  uint64_t rebalances = 0;              ///< assign + revoke callbacks served
+  uint64_t inbox_purged = 0;            ///< inbox rows deleted by retention
+  uint64_t purge_batches = 0;           ///< purge transactions run
   /// Time from receiving a record to being done with it (offset committed, or
   /// queued when commits are batched), over every record that finished
   /// (processed, duplicate or dead-lettered).

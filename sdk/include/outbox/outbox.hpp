@@ -60,8 +60,8 @@ class Outbox {
 
  private:
   OutboxOptions options_;
-  std::string insert_name_, insert_sql_;  // one event
-  std::string batch_name_, batch_sql_;    // many events, through unnest()
+  std::string insert_name_, insert_sql_;    // one event
+  std::string batch_name_, batch_sql_;      // many events, through unnest()
   std::string message_name_, message_sql_;  // WriteMode::kWalMessage
 };
 

@@ -88,8 +88,8 @@ void IdempotentConsumer::Impl::Run(const std::atomic<bool>* stop) {
 
 size_t IdempotentConsumer::Impl::PurgeInbox() {
   const auto retention = std::chrono::duration_cast<std::chrono::milliseconds>(options_.inbox_retention);
-  PurgeResult r = sdk::PurgeInbox(Connection(), options_.schema, options_.consumer_name, retention,
-                                  options_.purge_batch_size);
+  PurgeResult r =
+      sdk::PurgeInbox(Connection(), options_.schema, options_.consumer_name, retention, options_.purge_batch_size);
   UpdateStats([&](Stats& s) {
     s.inbox_purged += r.rows;
     s.purge_batches += r.batches;
