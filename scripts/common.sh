@@ -12,6 +12,18 @@ die() { log "error: $*"; exit 1; }
 # port_open HOST PORT: true when something accepts TCP connections there.
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
+# reserve_ports LO HI: keeps the kernel from handing LO..HI out as ephemeral
+# (client) ports, so a test server restarted on a port in that range never
+# finds it taken by some connection's local end (Linux picks client ports
+# from 32768-60999, where the test ports are). Best effort: needs root.
+reserve_ports() {
+  local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur
+  [[ -w $f ]] || return 0
+  cur=$(cat "$f" 2>/dev/null || true)
+  [[ ,$cur, == *",$1-$2,"* ]] && return 0
+  echo "${cur:+$cur,}$1-$2" >"$f" 2>/dev/null || true
+}
+
 # wait_until SECONDS CMD...: polls CMD every 0.2 s until it succeeds or time runs out.
 wait_until() {
   local deadline=$((SECONDS + $1)); shift

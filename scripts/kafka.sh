@@ -49,6 +49,7 @@ stop() {
 start() {
   command -v java >/dev/null || die "java is not installed; run scripts/deps.sh"
   stop
+  reserve_ports "$port" "$((port + 401))"  # this broker, its controller and the private ones at offsets from it
   mkdir -p "$dir/data"
   cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller

@@ -34,6 +34,7 @@ start() {
   id "$os_user" >/dev/null 2>&1 || die "OS user '$os_user' does not exist; install postgresql (scripts/deps.sh)"
   [[ -x $PG_BIN/initdb ]] || die "$PG_BIN/initdb not found; install postgresql-15 (scripts/deps.sh)"
   stop  # a run that died earlier must not break this one
+  reserve_ports "$port" "$((port + 400))"  # this cluster and the private ones at offsets from it
   port_open 127.0.0.1 "$port" && die "port $port is already taken by another process"
   mkdir -p "$dir"; chown "$os_user" "$dir"; chmod 700 "$dir"
   chmod o+x "$OUTBOX_RUN_DIR" 2>/dev/null || true
