@@ -11,10 +11,10 @@
 #include "check/check_rows.hpp"
 #include "check/check_time.hpp"
 #include "check/delivery_comparer.hpp"
-#include "cli/cli.hpp"
 #include "config/config.hpp"
 #include "kafka/topic_snapshot_reader.hpp"
 #include "pg/pg_connect.hpp"
+#include "util/exit_codes.hpp"
 
 namespace outbox::relay {
 namespace {

@@ -8,7 +8,7 @@
 #include <pqxx/transaction>
 
 #include "config/config.hpp"
-#include "outbox/migrations.hpp"
+#include "outbox/identifier.hpp"
 #include "pg/outbox_row.hpp"
 
 namespace outbox::relay {

@@ -1,11 +1,11 @@
 #pragma once
 
+#include "util/exit_codes.hpp"
+
 namespace outbox::relay {
 
-/// Exit codes of outbox-relay (documented in the README).
-enum ExitCode : int { kExitOk = 0, kExitRuntime = 1, kExitUsage = 2 };
-
-/// The outbox-relay command line: run | migrate | check-config.
+/// The outbox-relay command line; its subcommands are defined (with their
+/// help) in cli.cpp and documented in the README.
 int RunCli(int argc, char** argv);
 
 }  // namespace outbox::relay

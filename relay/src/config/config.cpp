@@ -7,6 +7,7 @@
 #include "config/config_checks.hpp"
 #include "config/config_reader.hpp"
 #include "config/kafka_properties.hpp"
+#include "util/text.hpp"
 
 namespace outbox::relay {
 
@@ -206,14 +207,6 @@ void ResolveSecrets(const std::string& origin, const std::string& dsn_file, Conf
   c.kafka.brokers = normalized;
 
   if (auto env = Env("OUTBOX_KAFKA_SASL_PASSWORD")) c.kafka.properties["sasl.password"] = *env;
-}
-
-std::string OneLine(std::string_view s) {
-  std::string out(s);
-  for (char& ch : out) {
-    if (ch == '\n' || ch == '\r') ch = ' ';
-  }
-  return out;
 }
 
 }  // namespace

@@ -15,17 +15,13 @@
 #include "http/prometheus.hpp"
 #include "http/readiness.hpp"
 #include "pipeline/stats.hpp"
+#include "util/clock.hpp"
 
 namespace outbox::relay {
 namespace {
 
 constexpr size_t kServerThreads = 4;     // scrapes and probes are cheap; a few concurrent clients at most
 constexpr time_t kKeepAliveSeconds = 2;  // also bounds how long Stop() waits for an idle connection
-
-int64_t UnixMillis() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 /// Splits a validated http.listen ("host:port", "[v6]:port") into host and port.
 std::pair<std::string, int> SplitListen(const std::string& listen) {

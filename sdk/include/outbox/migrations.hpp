@@ -6,6 +6,8 @@
 
 #include <pqxx/connection_base>
 
+#include "outbox/identifier.hpp"  // QuoteIdentifier, for callers of earlier versions
+
 namespace outbox::sdk {
 
 /// Thrown when a migration cannot be applied or the recorded history does not
@@ -14,20 +16,6 @@ class MigrationError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-
-/// Thrown for a schema, table or column name that is not a plain lower-case
-/// SQL identifier ([a-z_][a-z0-9_]*, at most 48 characters).
-class InvalidIdentifier : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
-
-/// Checks `name` and returns it double-quoted, ready to splice into SQL.
-/// `what` names the setting in the error message.
-std::string QuoteIdentifier(const std::string& name, const std::string& what = "identifier");
-
-/// The NOTIFY channel the outbox trigger of `schema` signals on each insert.
-std::string NotifyChannel(const std::string& schema);
 
 struct AppliedMigration {
   int version;
