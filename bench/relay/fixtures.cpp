@@ -16,6 +16,8 @@
 #include <pqxx/pqxx>
 
 #include "bench_env.hpp"
+#include "config/config.hpp"
+#include "config/config_writer.hpp"
 #include "outbox/migrations.hpp"
 
 namespace outbox::bench {
@@ -95,16 +97,20 @@ double Prefill(pqxx::connection_base& conn, const std::string& schema, long n) {
 void WriteRelayConfig(const std::string& path, const std::string& dsn, const std::string& schema,
                       const std::string& brokers, const std::string& topic, const std::string& http_listen,
                       const std::string& slot) {
-  std::ofstream f(path);
-  f << "# written by the relay benchmarks: the shipped defaults except these\n"
-    << "[postgres]\ndsn = \"" << dsn << "\"\n"
-    << "[outbox]\nschema = \"" << schema << "\"\n"
-    << "[kafka]\nbrokers = \"" << brokers << "\"\ntopic_template = \"" << topic << "\"\n"
-    << "[log]\nprogress_interval_s = 5\n";
-  if (!http_listen.empty()) f << "[http]\nlisten = \"" << http_listen << "\"\n";
+  relay::Config c;  // the shipped defaults except these
+  c.postgres.dsn = dsn;
+  c.outbox.schema = schema;
+  c.kafka.brokers = brokers;
+  c.kafka.topic_template = topic;
+  c.log.progress_interval = std::chrono::seconds(5);
+  c.http.listen = http_listen;
   if (!slot.empty()) {
-    f << "[source]\nmode = \"tail\"\nslot_name = \"" << slot << "\"\npublication_name = \"" << slot << "\"\n";
+    c.source.mode = relay::SourceMode::kTail;
+    c.source.slot_name = c.source.publication_name = slot;
   }
+  std::ofstream f(path);
+  f << "# written by the relay benchmarks: the shipped defaults except schema, servers, topic, tail mode\n"
+    << relay::ConfigToToml(c);
   if (!f) throw std::runtime_error("cannot write " + path);
 }
 

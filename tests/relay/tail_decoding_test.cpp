@@ -3,9 +3,10 @@
 #include <gtest/gtest.h>
 
 #include "config/config.hpp"
+#include "pg/bytea.hpp"
 #include "pg/pgoutput.hpp"
+#include "pg/slot_setup.hpp"
 #include "pg/tail_row.hpp"
-#include "pg/tail_source.hpp"
 #include "pg/wal_message.hpp"
 
 namespace outbox::relay {
@@ -145,9 +146,9 @@ TEST(TailRowMapper, MatchesThePollSourcesRow) {
 }
 
 TEST(TailRowMapper, ByteaAndTimestampText) {
-  EXPECT_EQ(DecodeByteaText("\\x"), "");
-  EXPECT_EQ(DecodeByteaText("\\x41424a"), "ABJ");
-  EXPECT_EQ(DecodeByteaText("a\\\\b\\001"), std::string("a\\b\x01", 4));
+  EXPECT_EQ(DecodeBytea("\\x"), "");
+  EXPECT_EQ(DecodeBytea("\\x41424a"), "ABJ");
+  EXPECT_EQ(DecodeBytea("a\\\\b\\001"), std::string("a\\b\x01", 4));
   std::string t;
   double e = 0;
   ASSERT_TRUE(NormalizeTimestamp("2024-05-01 10:00:00+00", &t, &e));

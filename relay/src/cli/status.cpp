@@ -14,9 +14,10 @@
 #include "cli/cli.hpp"
 #include "config/config.hpp"
 #include "outbox/migrations.hpp"
+#include "pg/outbox_monitor.hpp"
 #include "pg/outbox_sql.hpp"
 #include "pg/pg_connect.hpp"
-#include "pg/tail_source.hpp"
+#include "util/text.hpp"
 
 namespace outbox::relay {
 namespace {
@@ -33,23 +34,6 @@ struct Status {
   std::optional<int64_t> slot_retained_bytes;  // tail mode; none: poll mode or no such slot
 };
 
-/// libpq's messages span lines ("...failed: Connection refused\n\tIs the server running..."): make one.
-std::string OneLine(const std::string& s) {
-  std::string out;
-  bool blank = false;
-  for (char c : s) {
-    const bool space = c == '\n' || c == '\r' || c == '\t' || c == ' ';
-    if (space) {
-      blank = !out.empty();
-      continue;
-    }
-    if (blank) out += ' ';
-    blank = false;
-    out += c;
-  }
-  return out;
-}
-
 bool RelationExists(pqxx::connection_base& conn, const std::string& quoted_name) {
   pqxx::nontransaction tx(conn);
   return tx.exec_params1("SELECT to_regclass($1) IS NOT NULL", quoted_name)[0].as<bool>();
@@ -65,26 +49,18 @@ Status Read(const Config& config, pqxx::connection_base& conn) {
   const std::string schema = sdk::QuoteIdentifier(o.schema, "outbox.schema");
   s.table_exists = RelationExists(conn, schema + "." + sdk::QuoteIdentifier(o.table, "outbox.table"));
   if (s.table_exists) {
-    const OutboxSql sql = OutboxSql::Build(o, conn);
-    const std::string age = o.columns.created_at.empty()
-                                ? std::string("NULL::float8")
-                                : "extract(epoch FROM now() - " +
-                                      sdk::QuoteIdentifier(o.columns.created_at, "outbox.columns.created_at") +
-                                      ")::float8";
+    OutboxMonitor monitor(conn, OutboxSql::Build(o, conn));
+    s.backlog_rows = monitor.CountBacklog();
+    s.oldest_age_seconds = monitor.OldestAgeSeconds();
+    if (s.oldest_age_seconds && o.columns.created_at.empty()) s.oldest_age_seconds.reset();
+    s.dead_letters = monitor.DeadLetters();
+  } else if (RelationExists(conn, schema + ".dead_letter")) {
     pqxx::nontransaction tx(conn);
-    const auto r =
-        tx.exec1("SELECT (SELECT count(*) FROM " + sql.table + " WHERE true" + sql.unpublished + "), (SELECT " + age +
-                 " FROM " + sql.table + " WHERE true" + sql.unpublished + " ORDER BY " + sql.seq + " LIMIT 1)");
-    s.backlog_rows = r[0].as<int64_t>();
-    if (!r[1].is_null()) s.oldest_age_seconds = std::max(0.0, r[1].as<double>());
+    s.dead_letters = tx.exec1("SELECT count(*) FROM " + schema + ".dead_letter")[0].as<int64_t>();
   }
-  const std::string dead_letter = schema + ".dead_letter";
-  if (RelationExists(conn, dead_letter)) {
-    pqxx::nontransaction tx(conn);
-    s.dead_letters = tx.exec1("SELECT count(*) FROM " + dead_letter)[0].as<int64_t>();
+  if (config.source.mode == SourceMode::kTail) {
+    s.slot_retained_bytes = OutboxMonitor::SlotRetainedWal(conn, config.source.slot_name);
   }
-  if (config.source.mode == SourceMode::kTail)
-    s.slot_retained_bytes = TailSource::RetainedWal(conn, config.source.slot_name);
   return s;
 }
 

@@ -93,7 +93,7 @@ struct Producer::Impl {
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
     DeliveryReport r;
-    r.token = reinterpret_cast<intptr_t>(m->_private);
+    r.token = DeliveryToken{static_cast<uint64_t>(reinterpret_cast<uintptr_t>(m->_private))};
     r.status = Classify(m->err);
     r.topic = rd_kafka_topic_name(m->rkt);
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -177,7 +177,7 @@ Producer::~Producer() noexcept {
   }
 }
 
-DeliveryReport Producer::Produce(const KafkaRecord& record, int64_t token) {
+DeliveryReport Producer::Produce(const KafkaRecord& record, DeliveryToken token) {
   impl_->LearnTopic(record.topic);
   DeliveryReport r;
   r.token = token;
@@ -188,11 +188,11 @@ DeliveryReport Producer::Produce(const KafkaRecord& record, int64_t token) {
   }
   const void* value = record.value ? record.value->data() : nullptr;
   const size_t value_len = record.value ? record.value->size() : 0;
-  rd_kafka_resp_err_t err =
-      rd_kafka_producev(impl_->rk.get(), RD_KAFKA_V_TOPIC(record.topic.c_str()),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
-                        RD_KAFKA_V_VALUE(const_cast<void*>(value), value_len), RD_KAFKA_V_HEADERS(headers.get()),
-                        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(token))), RD_KAFKA_V_END);
+  rd_kafka_resp_err_t err = rd_kafka_producev(
+      impl_->rk.get(), RD_KAFKA_V_TOPIC(record.topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_KEY(record.key.data(), record.key.size()), RD_KAFKA_V_VALUE(const_cast<void*>(value), value_len),
+      RD_KAFKA_V_HEADERS(headers.get()),
+      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(token.value))), RD_KAFKA_V_END);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     headers.release();  // owned by the message now
     return r;
@@ -245,13 +245,6 @@ bool Producer::IsFatal(std::string* reason) const {
 }
 
 size_t Producer::OutQueueLength() const { return static_cast<size_t>(rd_kafka_outq_len(impl_->rk.get())); }
-
-void Producer::Flush(int timeout_ms, std::vector<DeliveryReport>& out) {
-  impl_->sink = &out;
-  rd_kafka_flush(impl_->rk.get(), timeout_ms);
-  impl_->sink = nullptr;
-  Poll(0, out);
-}
 
 void Producer::InjectFatalError(const std::string& reason) {
   rd_kafka_test_fatal_error(impl_->rk.get(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason.c_str());

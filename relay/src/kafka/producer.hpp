@@ -31,7 +31,7 @@ class Producer {
 
   /// Hands `record` to librdkafka. On success returns a kOk report (the real
   /// outcome arrives later from Poll()); otherwise the synchronous failure.
-  DeliveryReport Produce(const KafkaRecord& record, int64_t token);
+  DeliveryReport Produce(const KafkaRecord& record, DeliveryToken token);
 
   /// Serves librdkafka callbacks for up to `timeout_ms` and appends the
   /// delivery reports that arrived to `out`. Returns how many were appended.
@@ -50,9 +50,6 @@ class Producer {
 
   /// Records queued or in flight inside librdkafka.
   size_t OutQueueLength() const;
-
-  /// Waits up to `timeout_ms` for every queued record's report (reports go to `out`).
-  void Flush(int timeout_ms, std::vector<DeliveryReport>& out);
 
   /// Raises a fabricated librdkafka fatal error (as the idempotence-desync bug
   /// of librdkafka 2.0.x would), for fault tests.

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "pipeline/delivery_token.hpp"
+
 namespace outbox::relay {
 
 /// One Kafka record as the relay produces it (schema/README.md has the contract).
@@ -22,9 +24,9 @@ struct KafkaRecord {
 enum class DeliveryStatus { kOk, kRetriable, kPermanent, kFatal };
 
 /// A delivery report (or a synchronous produce failure) for the record handed
-/// over with `token` (the row's seq).
+/// over with `token`.
 struct DeliveryReport {
-  int64_t token = 0;
+  DeliveryToken token;
   DeliveryStatus status = DeliveryStatus::kOk;
   std::string error;       ///< librdkafka's error name and text, empty when kOk
   std::string error_name;  ///< librdkafka's error name alone (e.g. "MSG_SIZE_TOO_LARGE"), for metrics

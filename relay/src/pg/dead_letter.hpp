@@ -20,14 +20,11 @@ class DeadLetterStore {
  public:
   DeadLetterStore(const OutboxConfig& config, OutboxSql sql);
 
-  /// Identity of a key whose later events are held: aggregate type and id.
-  static std::string HeldKey(const std::string& aggregate_type, const std::string& aggregate_id);
-
   /// Moves outbox row `seq` to the dead-letter table in one transaction.
   /// Returns false when the row is no longer in the outbox.
   bool Move(pqxx::connection_base& conn, int64_t seq, const std::string& reason, uint32_t attempts) const;
 
-  /// HeldKey() of every dead-lettered event.
+  /// KeyHolds::Key() of every dead-lettered event.
   std::unordered_set<std::string> HeldKeys(pqxx::connection_base& conn) const;
 
   struct Entry {
@@ -49,9 +46,7 @@ class DeadLetterStore {
   static constexpr const char* kChangedPayload = "dead_letter_changed";
 
  private:
-  const OutboxConfig& config_;
   OutboxSql sql_;
-  std::string table_;    // "schema".dead_letter
   std::string channel_;  // the relay's LISTEN channel
 };
 

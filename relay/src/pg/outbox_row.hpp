@@ -6,10 +6,10 @@
 
 namespace outbox::relay {
 
-/// One outbox row as read by a source, columns already mapped to the contract.
+/// One outbox event as read by a source, columns already mapped to the contract.
 struct OutboxRow {
-  int64_t seq = 0;
-  std::string id;
+  int64_t seq = 0;  ///< the row's seq; 0 for an event without a row (in_table = false)
+  std::string id;   ///< event id: the consumers' dedup key
   std::string aggregate_type;
   std::string aggregate_id;
   std::string event_type;
@@ -18,6 +18,10 @@ struct OutboxRow {
   std::optional<std::string> topic;
   std::string created_at;    ///< RFC 3339 UTC, "" when absent
   double created_epoch = 0;  ///< created_at as Unix seconds, 0 when absent
+  /// False for a WAL-message event (tail mode): no row to acknowledge.
+  bool in_table = true;
+  /// Tail mode: the stream transaction it came in (LsnTracker); 0 when polled.
+  uint64_t txn = 0;
   /// Tail mode: committed before this stream started, so possibly acknowledged by an earlier run.
   bool replayed = false;
 };

@@ -1,90 +1,138 @@
 #include "pg/outbox_sql.hpp"
 
 #include <cstdlib>
-#include <cstring>
+#include <stdexcept>
 
-#include <pqxx/binarystring>
 #include <pqxx/nontransaction>
-#include <pqxx/row>
 
 #include "config/config.hpp"
-#include "outbox/migrations.hpp"
+#include "outbox/identifier.hpp"
+#include "pg/bytea.hpp"
 #include "pg/outbox_row.hpp"
 
 namespace outbox::relay {
+
+std::string QuoteColumn(const std::string& name, const std::string& key) {
+  return sdk::QuoteIdentifier(name, "outbox.columns." + key);
+}
+
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/// A bytea field's bytes. The server sends bytea in hex format ("\x4142...",
-/// the default since PostgreSQL 9.0): decoded here in one pass into the
-/// result; anything else (bytea_output = escape) goes through libpq.
-std::string ByteaField(const pqxx::field& f) {
-  const char* text = f.c_str();
-  const size_t len = f.size();
-  if (len >= 2 && text[0] == '\\' && text[1] == 'x' && len % 2 == 0) {
-    std::string out((len - 2) / 2, '\0');
-    bool ok = true;
-    for (size_t i = 2, o = 0; i < len; i += 2, ++o) {
-      const int hi = HexValue(text[i]), lo = HexValue(text[i + 1]);
-      ok &= hi >= 0 && lo >= 0;
-      out[o] = static_cast<char>((hi << 4) | (lo & 0xf));
-    }
-    if (ok) return out;
+// The payload column's SQL type: a payload of another type than bytea (text,
+// json, jsonb in Debezium-style tables) is sent as its UTF-8 text.
+std::string PayloadType(pqxx::connection_base& conn, const std::string& table, const std::string& column) {
+  pqxx::nontransaction tx(conn);
+  auto type = tx.exec_params(
+      "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+      "WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped",
+      table, column);
+  if (type.empty()) {
+    throw std::runtime_error("outbox table " + table + " has no column '" + column +
+                             "' (outbox.columns.payload); Hint: run `outbox-relay migrate` or fix the column mapping");
   }
-  return pqxx::binarystring(f).str();
+  return type[0][0].as<std::string>();
 }
 
-std::string Column(const std::string& name, const std::string& key) {
-  return sdk::QuoteIdentifier(name, "outbox.columns." + key);
+void BuildReads(const OutboxConfig& config, OutboxSql& sql) {
+  const ColumnNames& c = config.columns;
+  // An absent optional column (mapped to "") reads as NULL.
+  auto optional = [](const std::string& name, const char* key) {
+    return name.empty() ? std::string("NULL::text") : QuoteColumn(name, key) + "::text";
+  };
+  // Sessions run with TimeZone=UTC (PgConnect), so this is RFC 3339 UTC.
+  const std::string created = c.created_at.empty() ? "" : QuoteColumn(c.created_at, "created_at");
+  const std::string created_text =
+      created.empty() ? "NULL::text" : "to_char(" + created + ", 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+  const std::string created_epoch = created.empty() ? "NULL::float8" : "extract(epoch FROM " + created + ")::float8";
+  sql.select_list = sql.seq + ", " + QuoteColumn(c.id, "id") + "::text, " +
+                    QuoteColumn(c.aggregate_type, "aggregate_type") + "::text, " +
+                    QuoteColumn(c.aggregate_id, "aggregate_id") + "::text, " + optional(c.event_type, "event_type") +
+                    ", " + sql.payload + ", " + optional(c.headers, "headers") + ", " + optional(c.topic, "topic") +
+                    ", " + created_text + ", " + created_epoch;
+  const std::string& s = sql.seq;
+  // One statement, one snapshot: the rows and the xmin that proves gaps empty.
+  // The two branches keep the index scan with LIMIT on a large backlog (an OR
+  // would read every row above the high-water mark before sorting).
+  sql.poll =
+      "SELECT x.xmin, r.* FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text) AS x(xmin) "
+      "LEFT JOIN LATERAL (SELECT * FROM ((SELECT " +
+      sql.select_list + " FROM " + sql.table + " WHERE " + s + " = ANY($2::bigint[])" + sql.unpublished +
+      ") UNION ALL (SELECT " + sql.select_list + " FROM " + sql.table + " WHERE " + s + " > $1" + sql.unpublished +
+      " ORDER BY " + s + " LIMIT $3)) AS u ORDER BY 1 LIMIT $3) AS r ON true";
+  sql.unacknowledged = "SELECT " + s + " FROM " + sql.table + " WHERE " + s + " = ANY($1::bigint[])" + sql.unpublished;
+  sql.backlog_count = "SELECT count(*) FROM " + sql.table + " WHERE true" + sql.unpublished;
+  sql.oldest_age =
+      "SELECT " +
+      (created.empty() ? std::string("NULL::float8") : "extract(epoch FROM now() - " + created + ")::float8") +
+      " FROM " + sql.table + " WHERE true" + sql.unpublished + " ORDER BY " + s + " LIMIT 1";
+}
+
+void BuildWrites(const OutboxConfig& config, OutboxSql& sql) {
+  const ColumnNames& c = config.columns;
+  const std::string& s = sql.seq;
+  if (config.cleanup == Cleanup::kDelete) {
+    sql.ack = "DELETE FROM " + sql.table + " WHERE " + s + " = ANY($1::bigint[])";
+  } else {
+    const std::string pub = QuoteColumn(c.published_at, "published_at");
+    sql.ack =
+        "UPDATE " + sql.table + " SET " + pub + " = now() WHERE " + s + " = ANY($1::bigint[]) AND " + pub + " IS NULL";
+    sql.retention = "DELETE FROM " + sql.table + " WHERE " + s + " IN (SELECT " + s + " FROM " + sql.table + " WHERE " +
+                    pub + " < now() - make_interval(secs => $1) LIMIT $2)";
+  }
+  sql.delete_row = "DELETE FROM " + sql.table + " WHERE " + s + " = $1";
+
+  auto text_or = [](const std::string& col, const char* key, const char* fallback) {
+    return col.empty() ? std::string(fallback) : "coalesce(" + QuoteColumn(col, key) + "::text, " + fallback + ")";
+  };
+  sql.dead_letter_insert =
+      "INSERT INTO " + sql.dead_letter +
+      " (seq, id, aggregate_type, aggregate_id, event_type, payload, headers, topic, created_at, reason, attempts) "
+      "SELECT " +
+      s + ", " + QuoteColumn(c.id, "id") + "::text::uuid, " + QuoteColumn(c.aggregate_type, "aggregate_type") +
+      "::text, " + QuoteColumn(c.aggregate_id, "aggregate_id") + "::text, " +
+      text_or(c.event_type, "event_type", "''") + ", " + sql.payload + ", " +
+      (c.headers.empty() ? "'{}'::jsonb" : QuoteColumn(c.headers, "headers") + "::jsonb") + ", " +
+      (c.topic.empty() ? "NULL" : QuoteColumn(c.topic, "topic") + "::text") + ", " +
+      (c.created_at.empty() ? "now()" : QuoteColumn(c.created_at, "created_at")) + ", $2, $3 FROM " + sql.table +
+      " WHERE " + s + " = $1 ON CONFLICT DO NOTHING";
+
+  // The original seq, not a new one: the event must go out before the events
+  // of its key that were held behind it. The relay reads the table from its
+  // start when told the dead-letter table changed, so the old seq is not missed.
+  std::string cols = s + ", " + QuoteColumn(c.id, "id") + ", " + QuoteColumn(c.aggregate_type, "aggregate_type") +
+                     ", " + QuoteColumn(c.aggregate_id, "aggregate_id") + ", " + QuoteColumn(c.payload, "payload");
+  std::string vals =
+      "d.seq, d.id, d.aggregate_type, d.aggregate_id, " +
+      (sql.payload_type == "bytea" ? std::string("d.payload") : "convert_from(d.payload, 'UTF8')::" + sql.payload_type);
+  auto add = [&](const std::string& col, const char* key, const std::string& value) {
+    if (col.empty()) return;
+    cols += ", " + QuoteColumn(col, key);
+    vals += ", " + value;
+  };
+  add(c.event_type, "event_type", "d.event_type");
+  add(c.headers, "headers", "d.headers");
+  add(c.topic, "topic", "d.topic");
+  add(c.created_at, "created_at", "d.created_at");
+  sql.requeue = "INSERT INTO " + sql.table + " (" + cols + ") SELECT " + vals + " FROM " + sql.dead_letter +
+                " d WHERE d.id::text = $1";
 }
 
 }  // namespace
 
 OutboxSql OutboxSql::Build(const OutboxConfig& config, pqxx::connection_base& conn) {
-  const ColumnNames& c = config.columns;
   OutboxSql sql;
-  sql.table =
-      sdk::QuoteIdentifier(config.schema, "outbox.schema") + "." + sdk::QuoteIdentifier(config.table, "outbox.table");
-  sql.seq = Column(c.seq, "seq");
-
-  // A payload column of another type (text, json, jsonb in Debezium-style
-  // tables) is sent as its UTF-8 text.
-  pqxx::nontransaction tx(conn);
-  auto type = tx.exec_params(
-      "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
-      "WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped",
-      sql.table, c.payload);
-  if (type.empty()) {
-    throw std::runtime_error("outbox table " + sql.table + " has no column '" + c.payload +
-                             "' (outbox.columns.payload); Hint: run `outbox-relay migrate` or fix the column mapping");
-  }
-  sql.payload_type = type[0][0].as<std::string>();
-  sql.payload = sql.payload_type == "bytea" ? Column(c.payload, "payload")
-                                            : "convert_to(" + Column(c.payload, "payload") + "::text, 'UTF8')";
-  const std::string& payload = sql.payload;
-  // An absent optional column (mapped to "") reads as NULL.
-  auto optional = [](const std::string& name, const std::string& key) {
-    return name.empty() ? std::string("NULL::text") : Column(name, key) + "::text";
-  };
-  // Sessions run with TimeZone=UTC (PgConnect), so this is RFC 3339 UTC.
-  const std::string created_at =
-      c.created_at.empty() ? std::string("NULL::text")
-                           : "to_char(" + Column(c.created_at, "created_at") + ", 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
-  sql.select_list = sql.seq + ", " + Column(c.id, "id") + "::text, " + Column(c.aggregate_type, "aggregate_type") +
-                    "::text, " + Column(c.aggregate_id, "aggregate_id") + "::text, " +
-                    optional(c.event_type, "event_type") + ", " + payload + ", " + optional(c.headers, "headers") +
-                    ", " + optional(c.topic, "topic") + ", " + created_at + ", " +
-                    (c.created_at.empty() ? std::string("NULL::float8")
-                                          : "extract(epoch FROM " + Column(c.created_at, "created_at") + ")::float8");
+  const std::string schema = sdk::QuoteIdentifier(config.schema, "outbox.schema");
+  sql.table = schema + "." + sdk::QuoteIdentifier(config.table, "outbox.table");
+  sql.dead_letter = schema + ".dead_letter";
+  sql.seq = QuoteColumn(config.columns.seq, "seq");
+  sql.payload_type = PayloadType(conn, sql.table, config.columns.payload);
+  const std::string payload = QuoteColumn(config.columns.payload, "payload");
+  sql.payload = sql.payload_type == "bytea" ? payload : "convert_to(" + payload + "::text, 'UTF8')";
   if (config.cleanup == Cleanup::kMark) {
-    sql.unpublished = " AND " + Column(c.published_at, "published_at") + " IS NULL";
+    sql.unpublished = " AND " + QuoteColumn(config.columns.published_at, "published_at") + " IS NULL";
   }
+  BuildReads(config, sql);
+  BuildWrites(config, sql);
   return sql;
 }
 
@@ -95,7 +143,7 @@ OutboxRow ReadRow(const pqxx::row& row, int first) {
   r.aggregate_type = row[first + 2].as<std::string>(std::string());
   r.aggregate_id = row[first + 3].as<std::string>(std::string());
   r.event_type = row[first + 4].as<std::string>(std::string());
-  if (!row[first + 5].is_null()) r.payload = ByteaField(row[first + 5]);
+  if (!row[first + 5].is_null()) r.payload = DecodeBytea(row[first + 5].c_str(), row[first + 5].size());
   r.headers_json = row[first + 6].as<std::string>(std::string());
   if (!row[first + 7].is_null()) r.topic = row[first + 7].as<std::string>();
   r.created_at = row[first + 8].as<std::string>(std::string());

@@ -1,24 +1,52 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include <pqxx/connection_base>
+#include <pqxx/row>
 
 namespace outbox::relay {
 
 struct OutboxConfig;
 struct OutboxRow;
 
-/// SQL text for one outbox table, built once from the configuration with every
-/// identifier validated and quoted (never spliced raw).
+/// A mapped column's name (outbox.columns.<key>), validated and quoted.
+std::string QuoteColumn(const std::string& name, const std::string& key);
+
+/// Every SQL statement on the outbox table, built once from the configuration
+/// (column mapping, cleanup mode) with each identifier validated and quoted,
+/// never spliced raw. The one place that knows the table's shape.
 struct OutboxSql {
   std::string table;         ///< "schema"."table"
+  std::string dead_letter;   ///< "schema".dead_letter
   std::string select_list;   ///< the columns of an OutboxRow, in ReadRow() order
   std::string seq;           ///< quoted seq column
   std::string unpublished;   ///< " AND published_at IS NULL" in mark mode, else ""
   std::string payload;       ///< the payload as bytea (converted from text/json types)
   std::string payload_type;  ///< the payload column's SQL type, e.g. "bytea", "jsonb"
+
+  /// $1 after (bigint), $2 gap points (bigint[]), $3 limit: the snapshot's
+  /// xmin, then up to $3 rows with seq > $1 or in $2, ascending; one row of
+  /// NULLs after the xmin when none.
+  std::string poll;
+  /// $1 seqs (bigint[]): delete them, or set published_at (cleanup = "mark").
+  std::string ack;
+  /// cleanup = "mark": $1 retention seconds, $2 limit. Empty in delete mode.
+  std::string retention;
+  /// $1 seqs (bigint[]): those still unacknowledged.
+  std::string unacknowledged;
+  /// Unpublished rows (a scan of the unpublished index).
+  std::string backlog_count;
+  /// Age in seconds of the oldest unpublished row (NULL without created_at); no row when none.
+  std::string oldest_age;
+  /// $1 seq, $2 reason, $3 attempts: copies row $1 into the dead-letter table.
+  std::string dead_letter_insert;
+  /// $1 seq: deletes row $1 from the outbox.
+  std::string delete_row;
+  /// $1 event id (text): copies a dead-lettered event back into the outbox with its seq and id.
+  std::string requeue;
 
   static OutboxSql Build(const OutboxConfig& config, pqxx::connection_base& conn);
 };

@@ -1,11 +1,12 @@
 #include "pg/poll_source.hpp"
 
+#include <pqxx/except>
 #include <pqxx/nontransaction>
 #include <pqxx/notification>
 #include <pqxx/result>
 
 #include "config/config.hpp"
-#include "outbox/migrations.hpp"
+#include "outbox/identifier.hpp"
 #include "pg/dead_letter.hpp"
 #include "pg/pg_connect.hpp"
 
@@ -50,18 +51,8 @@ void PollSource::Connect() {
       throw StandbyError("another outbox-relay is publishing " + sql_.table + "; standing by until it stops");
     }
   }
-  // One statement, one snapshot: the rows and the xmin that proves gaps empty.
-  // The two branches keep the index scan with LIMIT on a large backlog (an OR
-  // would read every row above the high-water mark before sorting).
-  const std::string& s = sql_.seq;
-  conn->prepare("outbox_poll",
-                "SELECT x.xmin, r.* FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text) AS x(xmin) "
-                "LEFT JOIN LATERAL (SELECT * FROM ("
-                "(SELECT " +
-                    sql_.select_list + " FROM " + sql_.table + " WHERE " + s + " = ANY($2::bigint[])" +
-                    sql_.unpublished + ") UNION ALL (SELECT " + sql_.select_list + " FROM " + sql_.table + " WHERE " +
-                    s + " > $1" + sql_.unpublished + " ORDER BY " + s +
-                    " LIMIT $3)) AS u ORDER BY 1 LIMIT $3) AS r ON true");
+  conn->prepare("outbox_poll", sql_.poll);
+  conn->prepare("outbox_unacked", sql_.unacknowledged);
   conn->prepare("outbox_xid", "SELECT pg_current_xact_id()::text");
   receiver_ = std::make_unique<WakeReceiver>(*conn, channel_);
   conn_ = std::move(conn);
@@ -76,55 +67,75 @@ void PollSource::Disconnect() noexcept {
   conn_.reset();
 }
 
-int PollSource::Socket() const { return conn_ ? conn_->sock() : -1; }
+std::vector<int> PollSource::WaitFds(bool) const { return {conn_ ? conn_->sock() : -1}; }
 
-bool PollSource::TakeWakeups() {
-  if (!conn_) return false;
-  conn_->get_notifs();
-  const bool woke = receiver_->woke;
-  receiver_->woke = false;
-  return woke;
+SourceSignals PollSource::TakeSignals() {
+  SourceSignals s;
+  if (!conn_) return s;
+  try {
+    conn_->get_notifs();
+  } catch (const pqxx::broken_connection&) {
+    Disconnect();
+    return s;
+  }
+  s.wake = receiver_->woke;
+  s.dead_letter_changed = receiver_->dead_letter_changed;
+  receiver_->woke = receiver_->dead_letter_changed = false;
+  return s;
 }
 
-bool PollSource::TakeDeadLetterChange() {
-  if (!receiver_) return false;
-  const bool changed = receiver_->dead_letter_changed;
-  receiver_->dead_letter_changed = false;
-  return changed;
-}
+std::string PollSource::ProgressNote() const { return "gaps=" + std::to_string(tracker_.gap_points()); }
 
-std::vector<OutboxRow> PollSource::Poll(size_t batch, size_t pending) {
-  BindGaps();
-  const GapTracker::Query q = tracker_.NextQuery(kMaxListedGaps);
-  const size_t limit = q.filter ? batch + pending : batch;
-  pqxx::result res;
-  {
-    pqxx::nontransaction tx(*conn_);
-    res = tx.exec_prepared("outbox_poll", q.after, BigintArray(q.points), static_cast<int64_t>(limit));
-  }
-  const uint64_t xmin = res[0][0].as<uint64_t>();
-  std::vector<OutboxRow> rows;
-  std::vector<int64_t> seqs;
-  if (!res[0][1].is_null()) {
-    rows.reserve(res.size());
-    seqs.reserve(res.size());
-    for (const auto& r : res) {
-      rows.push_back(ReadRow(r, 1));
-      seqs.push_back(rows.back().seq);
-    }
-  }
-  covered_all_ = rows.size() < limit;
-  const int64_t covered = covered_all_ ? GapTracker::kCoveredAll : seqs.back();
-  std::vector<size_t> publish = tracker_.Apply(seqs, covered, xmin);
-  std::vector<OutboxRow> out;
-  out.reserve(publish.size());
-  for (size_t i : publish) out.push_back(std::move(rows[i]));
-  // The rows are taken now; a failure to bind must not lose them. Unbound gaps
-  // are bound at the start of the next poll instead (they are only never dropped
-  // in the meantime, which is safe).
+std::vector<OutboxRow> PollSource::Read(size_t max, size_t outstanding) {
   try {
     BindGaps();
-  } catch (const std::exception&) {
+    const GapTracker::Query q = tracker_.NextQuery(kMaxListedGaps);
+    const size_t limit = q.filter ? max + outstanding : max;
+    pqxx::result res;
+    {
+      pqxx::nontransaction tx(*conn_);
+      res = tx.exec_prepared("outbox_poll", q.after, BigintArray(q.points), static_cast<int64_t>(limit));
+    }
+    const uint64_t xmin = res[0][0].as<uint64_t>();
+    std::vector<OutboxRow> rows;
+    std::vector<int64_t> seqs;
+    if (!res[0][1].is_null()) {
+      rows.reserve(res.size());
+      seqs.reserve(res.size());
+      for (const auto& r : res) {
+        rows.push_back(ReadRow(r, 1));
+        seqs.push_back(rows.back().seq);
+      }
+    }
+    covered_all_ = rows.size() < limit;
+    const int64_t covered = covered_all_ ? GapTracker::kCoveredAll : seqs.back();
+    std::vector<size_t> publish = tracker_.Apply(seqs, covered, xmin);
+    std::vector<OutboxRow> out;
+    out.reserve(publish.size());
+    for (size_t i : publish) out.push_back(std::move(rows[i]));
+    // The rows are taken now; a failure to bind must not lose them. Unbound gaps
+    // are bound at the start of the next poll instead (they are only never dropped
+    // in the meantime, which is safe).
+    try {
+      BindGaps();
+    } catch (const std::exception&) {
+    }
+    return out;
+  } catch (const pqxx::broken_connection&) {
+    Disconnect();  // reconnecting resyncs
+    throw;
+  }
+}
+
+std::unordered_set<int64_t> PollSource::Unacknowledged(const std::vector<int64_t>& seqs) {
+  std::unordered_set<int64_t> out;
+  if (seqs.empty()) return out;
+  try {
+    pqxx::nontransaction tx(*conn_);
+    for (const auto& r : tx.exec_prepared("outbox_unacked", BigintArray(seqs))) out.insert(r[0].as<int64_t>());
+  } catch (const pqxx::broken_connection&) {
+    Disconnect();
+    throw;
   }
   return out;
 }

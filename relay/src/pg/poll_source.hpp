@@ -2,8 +2,8 @@
 
 #include <cstddef>
 #include <memory>
-#include <stdexcept>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <pqxx/connection>
@@ -11,61 +11,48 @@
 #include "pg/gap_tracker.hpp"
 #include "pg/outbox_row.hpp"
 #include "pg/outbox_sql.hpp"
+#include "pipeline/stages.hpp"
 
 namespace outbox::relay {
 
 struct Config;
 
-/// Another relay process already publishes this outbox table: this one stands
-/// by and takes over when that one's session ends.
-class StandbyError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
 /// The poll source: reads committed outbox rows in seq order, gap-free
-/// (GapTracker), and wakes on the outbox trigger's NOTIFY.
+/// (GapTracker), and wakes on the outbox trigger's NOTIFY. Its session holds
+/// the table's relay lock. Tail mode uses it for the catch-up.
 /// Not thread-safe; one owner thread.
-class PollSource {
+class PollSource : public Source {
  public:
   explicit PollSource(const Config& config);
-  ~PollSource() noexcept;
+  ~PollSource() noexcept override;
 
-  /// (Re)connects, takes the table's relay lock and LISTENs. Throws
-  /// pqxx::broken_connection and friends, or StandbyError.
-  void Connect();
-  bool connected() const { return conn_ != nullptr; }
-  /// Drops the connection (after an error); gap tracking state is kept.
-  void Disconnect() noexcept;
+  /// (Re)connects, takes the table's relay lock (StandbyError when another
+  /// relay holds it) and LISTENs. Gap tracking state is kept.
+  void Connect() override;
+  bool connected() const override { return conn_ != nullptr; }
+  void Disconnect() noexcept override;
 
-  /// The connection's socket, readable when a notification may be waiting; -1 when disconnected.
-  int Socket() const;
+  /// Reads up to `max` rows that must be published now, ascending seq.
+  /// `outstanding` bounds the extra rows a filtered read returns.
+  std::vector<OutboxRow> Read(size_t max, size_t outstanding) override;
+  void Released(const std::vector<uint64_t>&) override {}
+  /// Forgets the read position: the next Read starts from the table's first row.
+  void Rewind() override { tracker_.Reset(); }
+  std::vector<int> WaitFds(bool want_events) const override;
+  SourceSignals TakeSignals() override;
+  std::string ProgressNote() const override;
 
-  /// Consumes pending notifications; true if at least one arrived.
-  bool TakeWakeups();
-
-  /// True once after `outbox-relay dlq requeue|skip` changed the dead-letter
-  /// table (it NOTIFYs the relay's channel); call after TakeWakeups().
-  bool TakeDeadLetterChange();
-
-  /// Reads up to `batch` rows that must be published now, ascending seq.
-  /// `pending` is how many earlier rows may still be in the table unacknowledged
-  /// (bounds the extra rows a filtered read returns).
-  std::vector<OutboxRow> Poll(size_t batch, size_t pending);
-
-  /// Forgets the read position: the next Poll starts from the table's first row.
-  void Reset() { tracker_.Reset(); }
-
-  /// True if the last Poll returned every row its snapshot showed (not cut
+  /// True if the last Read returned every row its snapshot showed (not cut
   /// off by the batch limit): the table was read up to that moment.
   bool covered_all() const { return covered_all_; }
 
-  const GapTracker& tracker() const { return tracker_; }
-  const OutboxSql& sql() const { return sql_; }
+  /// Those of `seqs` whose rows are still unacknowledged (not deleted, not marked).
+  std::unordered_set<int64_t> Unacknowledged(const std::vector<int64_t>& seqs);
 
  private:
   class WakeReceiver;
   void BindGaps();
+
   const Config& config_;
   std::string channel_;
   std::unique_ptr<pqxx::connection> conn_;

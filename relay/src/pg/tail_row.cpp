@@ -5,42 +5,14 @@
 #include <stdexcept>
 
 #include "config/config.hpp"
+#include "pg/bytea.hpp"
 
 namespace outbox::relay {
 namespace {
 
 constexpr uint32_t kByteaOid = 17;
 
-int Hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  throw std::runtime_error("bytea: bad hex digit");
-}
-
 }  // namespace
-
-std::string DecodeByteaText(const std::string& text) {
-  std::string out;
-  if (text.size() >= 2 && text[0] == '\\' && text[1] == 'x') {
-    out.reserve((text.size() - 2) / 2);
-    for (size_t i = 2; i + 1 < text.size(); i += 2)
-      out.push_back(static_cast<char>(Hex(text[i]) * 16 + Hex(text[i + 1])));
-    return out;
-  }
-  for (size_t i = 0; i < text.size(); ++i) {  // escape format: \\ and \ooo
-    if (text[i] != '\\') {
-      out.push_back(text[i]);
-    } else if (i + 1 < text.size() && text[i + 1] == '\\') {
-      out.push_back('\\');
-      ++i;
-    } else if (i + 3 < text.size()) {
-      out.push_back(static_cast<char>((text[i + 1] - '0') * 64 + (text[i + 2] - '0') * 8 + (text[i + 3] - '0')));
-      i += 3;
-    }
-  }
-  return out;
-}
 
 bool NormalizeTimestamp(const std::string& text, std::string* rfc3339, double* epoch) {
   int y, mo, d, h, mi, s, consumed = 0;
@@ -96,7 +68,7 @@ OutboxRow TailRowMapper::Map(const PgRelation& rel, const std::vector<std::optio
   r.aggregate_id = text(find(c.aggregate_id, "aggregate_id"));
   r.event_type = text(find(c.event_type, "event_type"));
   const int p = find(c.payload, "payload");
-  if (p >= 0 && values[p]) r.payload = rel.type_oids[p] == kByteaOid ? DecodeByteaText(*values[p]) : *values[p];
+  if (p >= 0 && values[p]) r.payload = rel.type_oids[p] == kByteaOid ? DecodeBytea(*values[p]) : *values[p];
   r.headers_json = text(find(c.headers, "headers"));
   const int t = find(c.topic, "topic");
   if (t >= 0 && values[t]) r.topic = *values[t];

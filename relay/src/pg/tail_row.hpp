@@ -29,9 +29,6 @@ class TailRowMapper {
   const OutboxConfig& config_;
 };
 
-/// bytea text output ("\x0a0b...", or the legacy escape format) to bytes.
-std::string DecodeByteaText(const std::string& text);
-
 /// A timestamp's ISO text output in UTC ("2024-05-01 10:00:00.5+00") as
 /// RFC 3339 with microseconds ("2024-05-01T10:00:00.500000Z") and Unix seconds.
 /// Returns false if the text is not in that form.

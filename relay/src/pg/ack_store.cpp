@@ -1,0 +1,86 @@
+#include "pg/ack_store.hpp"
+
+#include <pqxx/except>
+#include <pqxx/nontransaction>
+#include <pqxx/result>
+
+#include "config/config.hpp"
+#include "pg/pg_connect.hpp"
+
+namespace outbox::relay {
+
+PgAckStore::PgAckStore(const Config& config) : config_(config) {}
+
+PgAckStore::~PgAckStore() noexcept { Disconnect(); }
+
+void PgAckStore::Connect() {
+  Disconnect();
+  auto conn = PgConnect(config_.postgres, "ack");
+  sql_ = OutboxSql::Build(config_.outbox, *conn);
+  conn->prepare("outbox_ack", sql_.ack);
+  if (!sql_.retention.empty()) conn->prepare("outbox_retention", sql_.retention);
+  conn_ = std::move(conn);
+  dead_letter_ = std::make_unique<DeadLetterStore>(config_.outbox, sql_);
+  monitor_ = std::make_unique<OutboxMonitor>(*conn_, sql_);
+}
+
+void PgAckStore::Disconnect() noexcept {
+  monitor_.reset();
+  dead_letter_.reset();
+  conn_.reset();
+}
+
+// A broken connection is dropped here, so connected() tells the relay to reconnect.
+template <typename F>
+auto PgAckStore::Guard(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const pqxx::broken_connection&) {
+    Disconnect();
+    throw;
+  }
+}
+
+size_t PgAckStore::Ack(const std::vector<int64_t>& seqs) {
+  if (seqs.empty()) return 0;
+  return Guard([&] {
+    pqxx::nontransaction tx(*conn_);  // one statement: atomic on its own
+    return static_cast<size_t>(tx.exec_prepared("outbox_ack", BigintArray(seqs)).affected_rows());
+  });
+}
+
+bool PgAckStore::MoveToDeadLetter(int64_t seq, const std::string& reason, uint32_t attempts) {
+  return Guard([&] { return dead_letter_->Move(*conn_, seq, reason, attempts); });
+}
+
+std::unordered_set<std::string> PgAckStore::DeadLetteredKeys() {
+  return Guard([&] { return dead_letter_->HeldKeys(*conn_); });
+}
+
+size_t PgAckStore::PurgeRetention(size_t limit) {
+  if (sql_.retention.empty()) return 0;
+  return Guard([&] {
+    pqxx::nontransaction tx(*conn_);
+    auto r = tx.exec_prepared("outbox_retention", static_cast<double>(config_.outbox.retention.count()),
+                              static_cast<int64_t>(limit));
+    return static_cast<size_t>(r.affected_rows());
+  });
+}
+
+std::optional<BacklogReading> PgAckStore::ReadBacklog(bool count) {
+  return Guard([&]() -> std::optional<BacklogReading> {
+    const std::optional<double> oldest = monitor_->OldestAgeSeconds();
+    if (!oldest) return std::nullopt;
+    BacklogReading r;
+    r.oldest_age_s = *oldest;
+    r.rows = count ? monitor_->CountBacklog() : -1;
+    return r;
+  });
+}
+
+std::optional<int64_t> PgAckStore::SlotRetainedWal() {
+  if (config_.source.mode != SourceMode::kTail) return std::nullopt;
+  return Guard([&] { return OutboxMonitor::SlotRetainedWal(*conn_, config_.source.slot_name); });
+}
+
+}  // namespace outbox::relay

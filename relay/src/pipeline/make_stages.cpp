@@ -1,0 +1,23 @@
+// The real stages behind the relay's interfaces (tests build fakes instead).
+#include "config/config.hpp"
+#include "kafka/publisher.hpp"
+#include "pg/ack_store.hpp"
+#include "pg/poll_source.hpp"
+#include "pg/tail_source.hpp"
+#include "pipeline/relay.hpp"
+
+namespace outbox::relay {
+
+Stages MakeStages(const Config& config) {
+  Stages s;
+  if (config.source.mode == SourceMode::kTail) {
+    s.source = std::make_unique<TailSource>(config);
+  } else {
+    s.source = std::make_unique<PollSource>(config);
+  }
+  s.publisher = std::make_unique<KafkaPublisher>(config.kafka);
+  s.ack_store = std::make_unique<PgAckStore>(config);
+  return s;
+}
+
+}  // namespace outbox::relay

@@ -1,0 +1,162 @@
+#pragma once
+// The three stages the relay wires together. Each has one real implementation
+// (pg/poll_source, pg/tail_source, kafka/publisher, pg/ack_store) and fakes in
+// the unit tests; Relay only talks to these interfaces.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "kafka/record.hpp"
+#include "pg/outbox_row.hpp"
+#include "pipeline/delivery_token.hpp"
+
+namespace outbox::relay {
+
+using Clock = std::chrono::steady_clock;
+
+/// Another relay process already publishes this outbox table: this one stands
+/// by and takes over when that one's session ends.
+class StandbyError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// What the source's sockets brought.
+struct SourceSignals {
+  bool wake = false;                 ///< new events may be waiting
+  bool dead_letter_changed = false;  ///< `outbox-relay dlq requeue|skip` ran
+};
+
+/// Yields committed events in commit order: the poll reader, or tail mode's
+/// catch-up plus replication stream.
+class Source {
+ public:
+  virtual ~Source() = default;
+
+  /// (Re)connects. Throws StandbyError when another relay holds the table,
+  /// pqxx::broken_connection when Postgres is unreachable (retried with
+  /// backoff), anything else for what retrying cannot fix.
+  virtual void Connect() = 0;
+  virtual bool connected() const = 0;
+  virtual void Disconnect() noexcept = 0;
+
+  /// Up to `max` events to publish now, in order. `outstanding`: events
+  /// read before and not yet released. Throws pqxx::broken_connection when a
+  /// connection broke, std::exception when a read failed (what was read is
+  /// read again after a resync).
+  virtual std::vector<OutboxRow> Read(size_t max, size_t outstanding) = 0;
+
+  /// True when Read() has something to do now even without a wake-up (tail
+  /// mode: the catch-up drained and the stream is due to start).
+  virtual bool WantsRead(size_t /*outstanding*/) const { return false; }
+
+  /// These events left the pipeline: recorded as published, or left in the
+  /// table behind a held key. Their OutboxRow::txn values, one per event.
+  virtual void Released(const std::vector<uint64_t>& txns) = 0;
+
+  /// Forgets what was read and not released: the next Read() starts again
+  /// from the first unacknowledged event (a resync).
+  virtual void Rewind() = 0;
+
+  /// Postgres is failing: stop streaming now (tail mode; a walsender holding
+  /// unconfirmed changes would delay a server shutdown). Rewind() follows.
+  virtual void Pause() noexcept {}
+
+  /// Periodic work (tail mode: standby status updates). Throws
+  /// pqxx::broken_connection when the stream broke.
+  virtual void Tick(Clock::time_point /*now*/) {}
+
+  /// Sockets to wait on. `want_events`: the window has room, so sockets that
+  /// only bring events count too.
+  virtual std::vector<int> WaitFds(bool want_events) const = 0;
+
+  /// Call after a wait in which one of WaitFds() became readable.
+  virtual SourceSignals TakeSignals() = 0;
+
+  /// Tail mode's confirmed LSN (0 in poll mode), for gauges.
+  virtual uint64_t confirmed_lsn() const { return 0; }
+
+  /// Words for the progress line, e.g. "gaps=3".
+  virtual std::string ProgressNote() const { return ""; }
+};
+
+/// The Kafka producer: idempotent, acks=all. Rebuilds itself after a fatal
+/// librdkafka error (Poll() says so).
+class Publisher {
+ public:
+  virtual ~Publisher() = default;
+
+  /// Hands `record` over. Status kOk: accepted, its report comes from Poll().
+  /// kRetriable: the local queue is full, try again after Poll(). Otherwise
+  /// the record was refused at once (kPermanent).
+  virtual DeliveryReport Produce(const KafkaRecord& record, DeliveryToken token) = 0;
+
+  /// Serves callbacks for up to `timeout_ms`, appending delivery reports to
+  /// `out`. Returns true when the producer was rebuilt after a fatal error:
+  /// every record handed over before and not reported in `out` is lost with
+  /// the old instance (possibly written).
+  virtual bool Poll(int timeout_ms, std::vector<DeliveryReport>& out) = 0;
+
+  /// Readable when Poll() has something to serve.
+  virtual int EventFd() const = 0;
+  /// Records queued or in flight inside the producer.
+  virtual size_t OutQueueLength() const = 0;
+  /// True while every broker seems down.
+  virtual bool BrokersDown() = 0;
+  /// Fault tests: raise a fabricated fatal error.
+  virtual void InjectFatalError(const std::string& reason) = 0;
+};
+
+/// Unpublished rows, as the gauges see them.
+struct BacklogReading {
+  int64_t rows = 0;           ///< unpublished rows (in flight included); -1 when not counted this time
+  double oldest_age_s = 0.0;  ///< age of the oldest one; 0 without a created_at column
+};
+
+/// Records progress in Postgres ("the second session"): acknowledgements,
+/// dead-letter moves, retention, and the gauges' queries.
+class AckStore {
+ public:
+  virtual ~AckStore() = default;
+
+  virtual void Connect() = 0;
+  virtual bool connected() const = 0;
+  virtual void Disconnect() noexcept = 0;
+
+  /// Records the rows with these seq values as published, in one statement
+  /// (deletes or marks them). Returns how many rows it changed.
+  virtual size_t Ack(const std::vector<int64_t>& seqs) = 0;
+
+  /// Moves row `seq` to the dead-letter table with `reason`, all or nothing.
+  /// Returns false when the row is no longer in the outbox.
+  virtual bool MoveToDeadLetter(int64_t seq, const std::string& reason, uint32_t attempts) = 0;
+
+  /// KeyHolds::Key of every dead-lettered event.
+  virtual std::unordered_set<std::string> DeadLetteredKeys() = 0;
+
+  /// cleanup = "mark": deletes up to `limit` published rows past the
+  /// retention window; returns how many (0 in delete mode).
+  virtual size_t PurgeRetention(size_t limit) = 0;
+
+  /// nullopt when no row is unpublished. `count`: also count them (a scan).
+  virtual std::optional<BacklogReading> ReadBacklog(bool count) = 0;
+
+  /// Tail mode: WAL the slot retains, in bytes; nullopt in poll mode or without a slot.
+  virtual std::optional<int64_t> SlotRetainedWal() = 0;
+};
+
+/// The stages of one relay.
+struct Stages {
+  std::unique_ptr<Source> source;
+  std::unique_ptr<Publisher> publisher;
+  std::unique_ptr<AckStore> ack_store;
+};
+
+}  // namespace outbox::relay

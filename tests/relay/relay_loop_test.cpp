@@ -1,0 +1,198 @@
+// The relay's loop on fake stages: each rule of the delivery promise, driven
+// step by step without servers (tests/relay/fake_stages.hpp).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+
+#include "fake_stages.hpp"
+
+namespace outbox::relay::fake {
+namespace {
+
+bool Ascending(const std::vector<int64_t>& v) { return std::is_sorted(v.begin(), v.end()); }
+
+// Per key, the seqs in the order their rows were acknowledged.
+std::map<std::string, std::vector<int64_t>> AckOrderByKey(const Table& t, const std::map<int64_t, std::string>& keys) {
+  std::map<std::string, std::vector<int64_t>> out;
+  for (int64_t s : t.acked) out[keys.at(s)].push_back(s);
+  return out;
+}
+
+// Per key, the values in the order of their first write.
+std::vector<std::string> FirstWrites(const Harness& h, const std::string& key) {
+  std::vector<std::string> out;
+  for (const auto& v : h.Written(key)) {
+    if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+  }
+  return out;
+}
+
+TEST(RelayLoop, ARowIsAcknowledgedOnlyAfterItsReportSucceeded) {
+  Harness h;
+  h.publisher->auto_deliver = false;
+  h.table.Insert("A", "a1");
+  h.table.Insert("A", "a2");
+  h.Steps(20);
+  EXPECT_EQ(h.publisher->outstanding.size(), 2u) << "both handed to the producer";
+  EXPECT_TRUE(h.table.acked.empty()) << "no report yet: nothing acknowledged";
+  h.publisher->Deliver(1);
+  h.Steps(20);
+  EXPECT_EQ(h.table.acked, (std::vector<int64_t>{1}));
+  h.publisher->Settle("a2", DeliveryStatus::kRetriable);
+  h.Steps(5);
+  EXPECT_EQ(h.table.acked, (std::vector<int64_t>{1})) << "a failed report acknowledges nothing";
+  EXPECT_EQ(h.table.rows.count(2), 1u);
+}
+
+TEST(RelayLoop, TheWindowBoundHolds) {
+  Config c = Harness::DefaultConfig();
+  c.source.max_in_flight = 30;
+  c.source.batch_size = 10;
+  Harness h(c);
+  h.publisher->auto_deliver = false;
+  for (int i = 0; i < 200; ++i) h.table.Insert("K" + std::to_string(i % 7), "v" + std::to_string(i));
+  for (int round = 0; round < 40; ++round) {
+    h.Steps(3);
+    EXPECT_LE(h.relay->window().size(), 30u);
+    EXPECT_LE(h.publisher->outstanding.size(), 30u);
+    h.publisher->Deliver(7);
+  }
+  EXPECT_LE(h.source->max_outstanding_seen, 30u - 10u) << "a read happens only with room for a whole batch";
+  h.publisher->auto_deliver = true;
+  EXPECT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
+}
+
+TEST(RelayLoop, AnyFailedDeliveryLeadsToAResyncThatPublishesItAgain) {
+  Harness h;
+  int failures = 1;
+  h.publisher->decide = [&](const KafkaRecord& r) {
+    return r.value == "b2" && failures-- > 0 ? DeliveryStatus::kRetriable : DeliveryStatus::kOk;
+  };
+  for (int i = 1; i <= 3; ++i) h.table.Insert("B", "b" + std::to_string(i));
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
+  EXPECT_EQ(h.relay->stats().resyncs.load(), 1u);
+  EXPECT_EQ(h.relay->stats().failed_retriable.load(), 1u);
+  const auto w = h.Written("B");
+  EXPECT_NE(std::find(w.begin(), w.end(), "b2"), w.end()) << "the failed event was published again";
+  EXPECT_GE(h.source->reads, 2) << "the source was read again after the resync";
+}
+
+TEST(RelayLoop, EachKeysOrderHoldsAcrossAFailure) {
+  Harness h;
+  h.publisher->gapless = true;
+  int failures = 1;
+  h.publisher->decide = [&](const KafkaRecord& r) {
+    return r.value == "k2" && failures-- > 0 ? DeliveryStatus::kRetriable : DeliveryStatus::kOk;
+  };
+  std::map<int64_t, std::string> keys;
+  for (int i = 1; i <= 6; ++i) {
+    keys[h.table.Insert("K", "k" + std::to_string(i))] = "K";
+    keys[h.table.Insert("L", "l" + std::to_string(i))] = "L";
+  }
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
+  EXPECT_EQ(FirstWrites(h, "K"), (std::vector<std::string>{"k1", "k2", "k3", "k4", "k5", "k6"}));
+  for (const auto& [key, seqs] : AckOrderByKey(h.table, keys)) EXPECT_TRUE(Ascending(seqs)) << key;
+}
+
+TEST(RelayLoop, AHoldCoversEventsAlreadyInFlight) {
+  Harness h;
+  h.publisher->auto_deliver = false;
+  std::map<int64_t, std::string> keys;
+  for (const char* v : {"q1", "q2", "q3", "q4"}) keys[h.table.Insert("Q", v)] = "Q";
+  keys[h.table.Insert("R", "r1")] = "R";
+  h.Steps(5);
+  ASSERT_EQ(h.publisher->outstanding.size(), 5u) << "all of Q handed over before any report";
+  h.publisher->Settle("q1", DeliveryStatus::kOk);
+  h.publisher->Settle("q2", DeliveryStatus::kPermanent);  // rejected for good
+  h.publisher->Settle("q3", DeliveryStatus::kOk);         // another partition: it went through
+  h.publisher->Settle("q4", DeliveryStatus::kOk);
+  h.publisher->Settle("r1", DeliveryStatus::kOk);
+  h.publisher->auto_deliver = true;
+  h.publisher->decide = [](const KafkaRecord& r) {
+    return r.value == "q2" ? DeliveryStatus::kPermanent : DeliveryStatus::kOk;
+  };
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.dead_letters.count(2) == 1; })) << "q2 dead-lettered (2 attempts)";
+  h.Steps(50);
+  EXPECT_EQ(h.table.rows.count(3), 1u) << "q3 went through behind q2 but is not acknowledged: it stays, held";
+  EXPECT_EQ(h.table.rows.count(4), 1u);
+  EXPECT_EQ(h.table.rows.count(5), 0u) << "other keys flow";
+  for (int64_t s : h.table.acked) EXPECT_TRUE(s == 1 || s == 5) << "acknowledged " << s;
+  const auto q = h.Written("Q");
+  EXPECT_EQ(std::count(q.begin(), q.end(), "q3"), 1) << "held: not sent again while q2 is dead-lettered";
+
+  // The operator requeues q2 after fixing its topic: it goes first, then q3 and q4 again.
+  h.table.rows[2] = h.table.dead_letters[2];
+  h.table.dead_letters.clear();
+  h.publisher->decide = [](const KafkaRecord&) { return DeliveryStatus::kOk; };
+  h.publisher->written.clear();
+  // The NOTIFY that `dlq requeue` sends reaches the relay as a resync; here a
+  // reconnect does the same (it reloads the dead-letter table).
+  h.acks->Disconnect();
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
+  EXPECT_EQ(h.Written("Q"), (std::vector<std::string>{"q2", "q3", "q4"}));
+}
+
+TEST(RelayLoop, TheConfirmedLsnNeverPassesAnUnacknowledgedEvent) {
+  Harness h;
+  h.source->stream = true;  // one transaction per event, LSN = seq
+  h.publisher->auto_deliver = false;
+  for (int i = 1; i <= 5; ++i) h.table.Insert("S", "s" + std::to_string(i));
+  h.Steps(5);
+  h.publisher->Settle("s1", DeliveryStatus::kOk);
+  h.publisher->Settle("s2", DeliveryStatus::kOk);
+  h.publisher->Settle("s4", DeliveryStatus::kOk);  // overtakes s3, e.g. another partition
+  h.Steps(10);
+  EXPECT_EQ(h.source->confirmed_lsn(), 2u) << "s3 has no report yet";
+  h.publisher->Settle("s3", DeliveryStatus::kRetriable);
+  h.Steps(3);
+  EXPECT_LT(h.source->confirmed_lsn(), 3u) << "s3 failed: never confirmed past it";
+  h.publisher->auto_deliver = true;
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
+  h.Steps(5);
+  EXPECT_EQ(h.source->confirmed_lsn(), 5u);
+}
+
+TEST(RelayLoop, AFatalProducerErrorRebuildsAndLosesNothing) {
+  Harness h;
+  h.publisher->auto_deliver = false;
+  for (int i = 1; i <= 8; ++i) h.table.Insert("F" + std::to_string(i % 3), "f" + std::to_string(i));
+  h.Steps(5);
+  h.publisher->Deliver(3);
+  h.publisher->rebuild_next_poll = true;  // the other five vanish with the old instance
+  h.Steps(2);
+  EXPECT_EQ(h.relay->stats().producer_rebuilds.load(), 1u);
+  EXPECT_TRUE(h.relay->resyncing());
+  h.publisher->auto_deliver = true;
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
+  EXPECT_EQ(h.table.acked.size(), 8u);
+}
+
+TEST(RelayLoop, ASynchronousRefusalHoldsOnlyItsKey) {
+  Harness h;
+  h.publisher->refuse = [](const KafkaRecord& r) {
+    return r.value == "bad" ? DeliveryStatus::kPermanent : DeliveryStatus::kOk;
+  };
+  h.table.Insert("P", "p1");
+  h.table.Insert("P", "bad");
+  h.table.Insert("P", "p3");
+  for (int i = 0; i < 5; ++i) h.table.Insert("O" + std::to_string(i), "o");
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.dead_letters.size() == 1; }));
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.size() == 1; })) << "everything but the held p3 flows";
+  EXPECT_EQ(h.table.rows.begin()->second.payload, "p3");
+  EXPECT_EQ(h.Written("P"), (std::vector<std::string>{"p1"}));
+}
+
+TEST(RelayLoop, AnAckFailureKeepsTheEventsAndRetries) {
+  Harness h;
+  h.acks->fail_acks = true;
+  h.table.Insert("A", "a1");
+  h.Steps(50);
+  EXPECT_EQ(h.table.rows.size(), 1u);
+  h.acks->fail_acks = false;
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
+  EXPECT_EQ(h.Written("A").size(), 1u) << "confirmed once, acknowledged once the store works again";
+}
+
+}  // namespace
+}  // namespace outbox::relay::fake
