@@ -9,6 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev uuid-dev
   postgresql-15 postgresql-client-15 openjdk-17-jre-headless maven kcat
   docker-compose python3-yaml  # tests/ops: validate docker-compose.yml (Debian has no 'docker compose' plugin)
+  clang-format                 # tests: the C++ sources stay formatted (scripts/check-format.sh)
 )
 
 missing=()

@@ -16,6 +16,7 @@
 
 #include "check/check_command.hpp"
 #include "check/check_time.hpp"
+#include "config/config_writer.hpp"
 #include "outbox/migrations.hpp"
 #include "outbox/outbox.hpp"
 #include "relay_harness.hpp"
@@ -55,7 +56,7 @@ BinaryRun CheckBinary(const relay::Config& config, const std::string& args) {
   const char* bin_dir = std::getenv("OUTBOX_BIN_DIR");
   if (bin_dir == nullptr) throw std::runtime_error("OUTBOX_BIN_DIR is not set; run through ctest");
   const std::string base = "/tmp/" + UniqueName("check");
-  std::ofstream(base + ".toml") << RelayToml(config);
+  std::ofstream(base + ".toml") << relay::ConfigToToml(config);
   const std::string cmd =
       std::string(bin_dir) + "/relay/outbox-relay -c " + base + ".toml check " + args + " 2>" + base + ".err";
   BinaryRun r;

@@ -69,35 +69,5 @@ TEST_F(OrderingTest, RolledBackGapIsForgottenAndLaterRowsFlow) {
   EXPECT_EQ(relay.Stop(), 0);
 }
 
-TEST_F(OrderingTest, EightConcurrentWritersWithInterleavedCommits) {
-  CreateAggregates(schema_.name(), 40);
-  auto config = RelayConfig(schema_.name(), prefix_);
-  config.source.batch_size = 50;  // many small polls: more chances to meet an open gap
-  RelayThread relay(config);
-  std::vector<std::string> rolled_back;
-  WriterOptions w;
-  w.schema = schema_.name();
-  w.writers = 8;
-  w.transactions_per_writer = 150;
-  auto committed = RunWriters(w, &rolled_back);
-  w.events_per_transaction = 5;
-  w.transactions_per_writer = 30;
-  auto batches = RunWriters(w, &rolled_back);
-  // RunWriters returns per-aggregate commit order within one run; the second
-  // run commits after the first, so appending keeps the order.
-  committed.insert(committed.end(), batches.begin(), batches.end());
-  ASSERT_FALSE(rolled_back.empty());
-
-  ASSERT_TRUE(WaitFor([&] { return OutboxRows(schema_.name()) == 0; }, 60000));
-  auto records = ConsumeEvents({prefix_ + ".account"}, committed);
-  auto audit = AuditDelivery(committed, records);
-  EXPECT_EQ(audit.lost, 0u) << audit.first_problem;
-  EXPECT_EQ(audit.phantom, 0u) << audit.first_problem;
-  EXPECT_EQ(audit.inversions, 0u) << audit.first_problem;
-  EXPECT_EQ(audit.duplicates, 0u) << "no fault was injected";
-  EXPECT_EQ(relay.Stop(), 0);
-  EXPECT_EQ(relay.stats().published.load(), committed.size());
-}
-
 }  // namespace
 }  // namespace outbox::test

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
+#include "config/config_writer.hpp"
 #include "outbox/migrations.hpp"
 #include "outbox/outbox.hpp"
 #include "relay_harness.hpp"
@@ -43,7 +44,7 @@ class PoisonTest : public ::testing::Test {
   // Runs the real executable's `dlq` subcommand; returns its exit code and output.
   int Dlq(const std::string& args, std::string* output = nullptr) {
     const std::string cfg = "/tmp/" + UniqueName("dlq") + ".toml";
-    std::ofstream(cfg) << RelayToml(config_) << "[dead_letter]\nmax_attempts = 2\n";
+    std::ofstream(cfg) << relay::ConfigToToml(config_);
     const std::string cmd =
         std::string(std::getenv("OUTBOX_BIN_DIR")) + "/relay/outbox-relay -c " + cfg + " dlq " + args + " 2>&1";
     FILE* p = popen(cmd.c_str(), "r");

@@ -19,81 +19,14 @@ class TailTest : public ::testing::Test {
  protected:
   void SetUp() override { sdk::Migrate(conn_, schema_.name()); }
   void TearDown() override { DropTailSlot(config_); }
-  /// True once the relay streams from its slot (catch-up done).
-  bool Streaming() {
-    pqxx::nontransaction tx(conn_);
-    // A walsender holds the slot (while it is created, the creating backend does).
-    return !tx.exec_params(
-                  "SELECT 1 FROM pg_replication_slots s JOIN pg_stat_activity a ON a.pid = s.active_pid "
-                  "WHERE s.slot_name = $1 AND a.backend_type = 'walsender'",
-                  config_.source.slot_name)
-                .empty();
-  }
-  int64_t SlotConfirmedLsn() {
-    pqxx::nontransaction tx(conn_);
-    auto r = tx.exec_params(
-        "SELECT (confirmed_flush_lsn - '0/0')::bigint FROM pg_replication_slots "
-        "WHERE slot_name = $1",
-        config_.source.slot_name);
-    return r.empty() || r[0][0].is_null() ? -1 : r[0][0].as<int64_t>();
-  }
+  bool Streaming() { return TailStreaming(config_); }
+  int64_t SlotConfirmedLsn() { return test::SlotConfirmedLsn(config_); }
   ScopedSchema schema_{"tail"};
   pqxx::connection conn_{PgDsn()};
   std::string prefix_ = UniqueName("tail");
   relay::Config config_ = TailConfig(RelayConfig(schema_.name(), prefix_));
   sdk::Outbox outbox_{sdk::OutboxOptions{schema_.name()}};
 };
-
-TEST_F(TailTest, StreamedRecordCarriesTopicKeyValueAndHeaders) {
-  RelayThread relay(config_);
-  // Written after the relay started streaming: these come from the WAL, not a poll.
-  ASSERT_TRUE(WaitFor([&] { return Streaming(); }, 20000)) << "the relay streams from its slot";
-  sdk::Event order{"order", "order-1", "OrderCreated", std::string("{\"total\":42}\0\xff", 15)};
-  order.headers["traceparent"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-  sdk::Event audit{"order", "order-1", "OrderAudited", "audit"};
-  audit.topic = prefix_ + ".audit";
-  sdk::Event gone{"order", "order-2", "OrderDeleted", ""};
-  gone.tombstone = true;
-  std::string order_id, audit_id, gone_id;
-  {
-    pqxx::work tx(conn_);
-    order_id = outbox_.Enqueue(tx, order);
-    audit_id = outbox_.Enqueue(tx, audit);
-    gone_id = outbox_.Enqueue(tx, gone);
-    tx.commit();
-  }
-  int64_t after_commit = 0;
-  {
-    pqxx::nontransaction tx(conn_);
-    after_commit = tx.exec1("SELECT (pg_current_wal_lsn() - '0/0')::bigint")[0].as<int64_t>();
-  }
-  auto records = ConsumeEvents({prefix_ + ".order", prefix_ + ".audit"},
-                               {{order_id, "order-1"}, {audit_id, "order-1"}, {gone_id, "order-2"}});
-  ASSERT_TRUE(WaitFor([&] { return OutboxRows(schema_.name()) == 0; }, 10000)) << "acked rows are deleted";
-  EXPECT_TRUE(WaitFor([&] { return SlotConfirmedLsn() >= after_commit; }, 10000)) << "the relay confirmed the LSN";
-  EXPECT_EQ(relay.Stop(), 0);
-  ASSERT_EQ(records.size(), 3u);
-
-  std::map<std::string, ConsumedRecord> by_id;
-  for (const auto& r : records) by_id[r.Header("event_id")] = r;
-  const ConsumedRecord& o = by_id.at(order_id);
-  EXPECT_EQ(o.topic, prefix_ + ".order");
-  EXPECT_EQ(o.key, "order-1");
-  EXPECT_EQ(o.value, std::string("{\"total\":42}\0\xff", 15)) << "payload bytes unchanged";
-  EXPECT_EQ(o.Header("event_type"), "OrderCreated");
-  EXPECT_EQ(o.Header("aggregate_type"), "order");
-  EXPECT_EQ(o.Header("aggregate_id"), "order-1");
-  EXPECT_EQ(o.Header("traceparent"), order.headers["traceparent"]);
-  EXPECT_TRUE(std::regex_match(o.Header("created_at"), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)")))
-      << o.Header("created_at");
-  const ConsumedRecord& a = by_id.at(audit_id);
-  EXPECT_EQ(a.topic, prefix_ + ".audit") << "the row's topic overrides the template";
-  EXPECT_EQ(a.partition, o.partition) << "same key, same partition";
-  const ConsumedRecord& g = by_id.at(gone_id);
-  EXPECT_EQ(g.value, "") << "a tombstone has a null value";
-  // Every event was acknowledged: the slot is confirmed past that transaction.
-  EXPECT_GE(SlotConfirmedLsn(), after_commit);
-}
 
 TEST_F(TailTest, SameRecordAsPollMode) {
   // One event published by a poll relay and its twin by a tail relay: identical but for the event id.
@@ -137,27 +70,6 @@ TEST_F(TailTest, SameRecordAsPollMode) {
   }
 }
 
-TEST_F(TailTest, RolledBackEventIsNeverPublished) {
-  RelayThread relay(config_);
-  ASSERT_TRUE(WaitFor([&] { return Streaming(); }, 20000));
-  std::string rolled_back, committed;
-  {
-    pqxx::work tx(conn_);
-    rolled_back = outbox_.Enqueue(tx, sdk::Event{"order", "o-9", "OrderCreated", "{}"});
-    tx.abort();
-  }
-  {
-    pqxx::work tx(conn_);
-    committed = outbox_.Enqueue(tx, sdk::Event{"order", "o-9", "OrderCreated", "{}"});
-    tx.commit();
-  }
-  auto audit = AuditDelivery({{committed, "o-9"}}, ConsumeEvents({prefix_ + ".order"}, {{committed, "o-9"}}));
-  EXPECT_EQ(audit.lost, 0u);
-  EXPECT_EQ(audit.phantom, 0u) << audit.first_problem;
-  EXPECT_EQ(relay.Stop(), 0);
-  EXPECT_EQ(relay.stats().published.load(), 1u);
-}
-
 TEST_F(TailTest, RowsWrittenBeforeTheSlotExistedArePublishedByCatchUp) {
   std::vector<WrittenEvent> written;
   {
@@ -169,33 +81,6 @@ TEST_F(TailTest, RowsWrittenBeforeTheSlotExistedArePublishedByCatchUp) {
   auto audit = AuditDelivery(written, ConsumeEvents({prefix_ + ".order"}, written));
   EXPECT_EQ(audit.lost + audit.inversions, 0u) << audit.first_problem;
   EXPECT_EQ(relay.Stop(), 0);
-}
-
-TEST_F(TailTest, EightConcurrentWritersKeepEachAggregatesOrder) {
-  CreateAggregates(schema_.name(), 40);
-  config_.source.batch_size = 50;
-  RelayThread relay(config_);
-  ASSERT_TRUE(WaitFor([&] { return Streaming(); }, 20000));
-  std::vector<std::string> rolled_back;
-  WriterOptions w;
-  w.schema = schema_.name();
-  w.writers = 8;
-  w.transactions_per_writer = 150;
-  auto committed = RunWriters(w, &rolled_back);
-  w.events_per_transaction = 5;
-  w.transactions_per_writer = 30;
-  auto batches = RunWriters(w, &rolled_back);
-  committed.insert(committed.end(), batches.begin(), batches.end());
-  ASSERT_FALSE(rolled_back.empty());
-
-  ASSERT_TRUE(WaitFor([&] { return OutboxRows(schema_.name()) == 0; }, 60000));
-  auto audit = AuditDelivery(committed, ConsumeEvents({prefix_ + ".account"}, committed));
-  EXPECT_EQ(audit.lost, 0u) << audit.first_problem;
-  EXPECT_EQ(audit.phantom, 0u) << audit.first_problem;
-  EXPECT_EQ(audit.inversions, 0u) << audit.first_problem;
-  EXPECT_EQ(audit.duplicates, 0u) << "no fault was injected";
-  EXPECT_EQ(relay.Stop(), 0);
-  EXPECT_EQ(relay.stats().published.load(), committed.size());
 }
 
 TEST_F(TailTest, WalMessageEventGivesTheSameRecordAsARow) {
@@ -269,32 +154,40 @@ TEST_F(TailTest, WalMessageEventGivesTheSameRecordAsARow) {
 }
 
 TEST_F(TailTest, NeverConfirmsPastAnEventTheBrokerDidNotAcknowledge) {
-  config_.kafka.brokers = "127.0.0.1:1";  // nothing listens: every event stays unacknowledged
-  config_.source.status_interval = std::chrono::milliseconds(100);
-  config_.shutdown.drain_timeout = std::chrono::milliseconds(500);
+  // A WAL-message event has no row a catch-up could find again: had the slot
+  // been confirmed past it while it was unacknowledged, the next relay would
+  // never see it. (Comparing LSNs instead is racy: other sessions' WAL moves
+  // the keepalive positions between any two measurements.)
+  sdk::OutboxOptions wal_options{schema_.name()};
+  wal_options.mode = sdk::WriteMode::kWalMessage;
+  sdk::Outbox wal_outbox(wal_options);
+  relay::Config offline = config_;
+  offline.kafka.brokers = "127.0.0.1:1";  // nothing listens: the event stays unacknowledged
+  offline.source.status_interval = std::chrono::milliseconds(100);
+  offline.shutdown.drain_timeout = std::chrono::milliseconds(500);
+  std::string id;
+  {
+    RelayThread relay(offline);
+    ASSERT_TRUE(WaitFor([&] { return Streaming(); }, 20000));
+    {
+      pqxx::work tx(conn_);
+      id = wal_outbox.Enqueue(tx, sdk::Event{"order", "o-1", "OrderCreated", "{}"});
+      tx.commit();
+    }
+    // Other tables keep the WAL moving, so keepalives come with later positions.
+    {
+      pqxx::nontransaction tx(conn_);
+      tx.exec("CREATE TABLE \"" + schema_.name() + "\".busy AS SELECT g FROM generate_series(1, 100000) g");
+    }
+    ASSERT_TRUE(WaitFor([&] { return relay.stats().read.load() >= 1; }, 10000)) << "the event was streamed";
+    std::this_thread::sleep_for(std::chrono::seconds(3));  // 30 status updates
+    EXPECT_EQ(relay.Stop(), 0);
+  }
   RelayThread relay(config_);
-  ASSERT_TRUE(WaitFor([&] { return Streaming(); }, 20000));
-  auto wal_lsn = [&] {
-    pqxx::nontransaction tx(conn_);
-    return tx.exec1("SELECT (pg_current_wal_lsn() - '0/0')::bigint")[0].as<int64_t>();
-  };
-  const int64_t before_event = wal_lsn();
-  {
-    pqxx::work tx(conn_);
-    outbox_.Enqueue(tx, sdk::Event{"order", "o-1", "OrderCreated", "{}"});
-    tx.commit();
-  }
-  // Other tables keep the WAL moving, so keepalives come with later positions.
-  {
-    pqxx::nontransaction tx(conn_);
-    tx.exec("CREATE TABLE \"" + schema_.name() + "\".busy AS SELECT g FROM generate_series(1, 100000) g");
-  }
-  ASSERT_TRUE(WaitFor([&] { return relay.stats().read.load() >= 1; }, 10000)) << "the event was streamed";
-  std::this_thread::sleep_for(std::chrono::seconds(3));
-  EXPECT_LE(SlotConfirmedLsn(), before_event) << "confirmed past an unacknowledged event";
-  EXPECT_GT(wal_lsn(), before_event + (1 << 20));
+  const std::vector<WrittenEvent> committed = {{id, "o-1"}};
+  const auto audit = AuditDelivery(committed, ConsumeEvents({prefix_ + ".order"}, committed, 30000));
   EXPECT_EQ(relay.Stop(), 0);
-  EXPECT_EQ(OutboxRows(schema_.name()), 1) << "the event is still there for the next run";
+  EXPECT_EQ(audit.lost, 0u) << "the slot was confirmed past the unacknowledged event";
 }
 
 TEST_F(TailTest, DroppedSlotIsRecreatedAndTheTablesRowsArePublished) {
@@ -348,17 +241,13 @@ TEST_F(TailTest, IdleOutboxSlotDoesNotPinWalWhileOtherTablesAreBusy) {
             config_.source.slot_name)[0]
         .as<int64_t>();
   };
-  auto wal_lsn = [&] {
-    pqxx::nontransaction tx(conn_);
-    return tx.exec1("SELECT (pg_current_wal_lsn() - '0/0')::bigint")[0].as<int64_t>();
-  };
   const std::string busy = "\"" + schema_.name() + "\".busy";
   {
     pqxx::nontransaction tx(conn_);
     tx.exec("CREATE TABLE " + busy + " (id bigint, filler text)");
   }
   // Heavy writes elsewhere, nothing in the outbox.
-  const int64_t start = wal_lsn();
+  const int64_t start = CurrentWalLsn();
   int64_t peak = 0;
   for (int round = 0; round < 8; ++round) {
     {
@@ -368,7 +257,7 @@ TEST_F(TailTest, IdleOutboxSlotDoesNotPinWalWhileOtherTablesAreBusy) {
     }
     peak = std::max(peak, retained());
   }
-  const int64_t written = wal_lsn() - start;
+  const int64_t written = CurrentWalLsn() - start;
   ASSERT_GT(written, 64LL << 20) << "the test needs a lot of WAL";
   // The slot's restart position follows the confirmed one at the next
   // running-transactions record (every 15 s on a busy server).

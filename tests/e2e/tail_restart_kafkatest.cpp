@@ -15,14 +15,6 @@
 namespace outbox::test {
 namespace {
 
-int64_t ConfirmedLsn(const relay::Config& config) {
-  pqxx::connection c(PgDsn());
-  pqxx::nontransaction tx(c);
-  auto r = tx.exec_params("SELECT (confirmed_flush_lsn - '0/0')::bigint FROM pg_replication_slots WHERE slot_name = $1",
-                          config.source.slot_name);
-  return r.empty() || r[0][0].is_null() ? -1 : r[0][0].as<int64_t>();
-}
-
 TEST(TailRestart, KilledMidStreamResumesFromTheSlotWithoutLossOrInversion) {
   ScopedSchema schema("trst");
   {
@@ -36,17 +28,11 @@ TEST(TailRestart, KilledMidStreamResumesFromTheSlotWithoutLossOrInversion) {
   TailSlotGuard guard(config);
   std::vector<int64_t> confirmed;
   KillRestartAndAudit("tail restart", config, schema.name(), prefix, 6, 1500, 300, "tail: streaming from slot",
-                      [&] { confirmed.push_back(ConfirmedLsn(config)); });
+                      [&] { confirmed.push_back(SlotConfirmedLsn(config)); });
   for (size_t i = 1; i < confirmed.size(); ++i) {
     EXPECT_GE(confirmed[i], confirmed[i - 1]) << "the slot's confirmed position never moves back";
   }
   EXPECT_GT(confirmed.back(), confirmed.front()) << "the slot advanced across restarts";
-}
-
-int64_t WalLsn() {
-  pqxx::connection c(PgDsn());
-  pqxx::nontransaction tx(c);
-  return tx.exec1("SELECT (pg_current_wal_lsn() - '0/0')::bigint")[0].as<int64_t>();
 }
 
 // Deterministic: the relay is killed after Kafka acknowledged every event and
@@ -77,24 +63,33 @@ TEST(TailRestart, KilledBetweenBrokerAckAndLsnConfirmation) {
   {
     RelayProcess relay(config, log);
     ASSERT_TRUE(relay.WaitForLog("tail: streaming from slot")) << "see " << log;
-    const int64_t before = ConfirmedLsn(config);
+    const int64_t before = SlotConfirmedLsn(config);
     committed = RunWriters(w);
-    written_to = WalLsn();
+    written_to = CurrentWalLsn();
     ASSERT_TRUE(WaitFor([&] { return OutboxRows(schema.name()) == 0; }, 30000)) << "see " << log;
     // Acknowledged in Kafka and in Postgres, not yet confirmed to the slot.
-    ASSERT_LT(ConfirmedLsn(config), written_to) << "the window closed before the kill; see " << log;
+    ASSERT_LT(SlotConfirmedLsn(config), written_to) << "the window closed before the kill; see " << log;
     relay.Signal(SIGKILL);
     EXPECT_EQ(relay.Wait(5000), 128 + SIGKILL);
-    EXPECT_EQ(ConfirmedLsn(config), before) << "nothing was confirmed while the events were acknowledged";
+    EXPECT_EQ(SlotConfirmedLsn(config), before) << "nothing was confirmed while the events were acknowledged";
   }
   auto more = RunWriters(w);
   {
     RelayProcess relay(config, log);
     ASSERT_TRUE(relay.WaitForLog("tail: streaming from slot")) << "see " << log;
     ASSERT_TRUE(WaitFor([&] { return OutboxRows(schema.name()) == 0; }, 30000)) << "see " << log;
+    // One event written now comes after the replayed transactions in the
+    // stream: once it is acknowledged, the relay has read past all of them.
+    WriterOptions last = w;
+    last.writers = 1;
+    last.transactions_per_writer = 1;
+    last.events_per_transaction = 1;
+    auto tail = RunWriters(last);
+    more.insert(more.end(), tail.begin(), tail.end());
+    ASSERT_TRUE(WaitFor([&] { return OutboxRows(schema.name()) == 0; }, 30000)) << "see " << log;
     relay.Signal(SIGTERM);
     EXPECT_EQ(relay.Wait(15000), 0);
-    EXPECT_GE(ConfirmedLsn(config), written_to) << "the restarted relay confirmed the replayed transactions";
+    EXPECT_GE(SlotConfirmedLsn(config), written_to) << "the restarted relay confirmed the replayed transactions";
   }
   committed.insert(committed.end(), more.begin(), more.end());
   auto audit = AuditDelivery(committed, ConsumeEvents({prefix + ".account"}, committed));
@@ -130,19 +125,14 @@ TEST(TailRestart, SigtermConfirmsWhatWasAcknowledged) {
     relay.Signal(SIGTERM);
     EXPECT_EQ(relay.Wait(15000), 0);
   }
-  int64_t wal_end = 0;
-  {
-    pqxx::connection c(PgDsn());
-    pqxx::nontransaction tx(c);
-    wal_end = tx.exec1("SELECT (pg_current_wal_lsn() - '0/0')::bigint")[0].as<int64_t>();
-  }
+  const int64_t wal_end = CurrentWalLsn();
   // A drained shutdown sends the last confirmation: a second relay re-sends nothing.
   RelayProcess second(config);
   ASSERT_TRUE(second.WaitForLog("tail: streaming from slot"));
   std::this_thread::sleep_for(std::chrono::seconds(2));
   second.Signal(SIGTERM);
   EXPECT_EQ(second.Wait(15000), 0);
-  EXPECT_GE(ConfirmedLsn(config), wal_end - 1024 * 1024) << "confirmed close to the WAL end";
+  EXPECT_GE(SlotConfirmedLsn(config), wal_end - 1024 * 1024) << "confirmed close to the WAL end";
   auto audit = AuditDelivery(committed, ConsumeEvents({prefix + ".account"}, committed));
   EXPECT_EQ(audit.lost + audit.phantom + audit.inversions, 0u) << audit.first_problem;
   EXPECT_EQ(audit.duplicates, 0u) << "everything confirmed before the stop is not streamed again";

@@ -23,12 +23,6 @@
 namespace outbox::test::fault {
 namespace {
 
-std::string ReadFrom(const std::string& path, long offset) {
-  std::ifstream in(path);
-  in.seekg(offset);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 /// For a failure message: where the first lost events should have been, i.e.
 /// where the records of the same key just before and after them are.
 std::string DescribeLost(const std::vector<WrittenEvent>& ledger, const std::vector<ConsumedRecord>& records) {
@@ -172,56 +166,6 @@ std::vector<WrittenEvent> FaultSchema::Ledger() const {
     out.push_back({row[0].as<std::string>(), row[1].as<std::string>()});
   }
   return out;
-}
-
-TunedRelayProcess::TunedRelayProcess(const relay::Config& config, const std::string& log_path) : log_path_(log_path) {
-  const char* bin_dir = std::getenv("OUTBOX_BIN_DIR");
-  if (bin_dir == nullptr) throw std::runtime_error("OUTBOX_BIN_DIR is not set; run through ctest");
-  const std::string binary = std::string(bin_dir) + "/relay/outbox-relay";
-  config_path_ = "/tmp/" + UniqueName("relay") + ".toml";
-  std::string toml = RelayToml(config);
-  if (!config.kafka.properties.empty()) {
-    toml += "[kafka.properties]\n";
-    for (const auto& [key, value] : config.kafka.properties) toml += "\"" + key + "\" = \"" + value + "\"\n";
-  }
-  std::ofstream(config_path_) << toml;
-  const std::streampos start = std::ifstream(log_path_, std::ios::ate).tellg();
-  log_offset_ = start < 0 ? 0 : static_cast<long>(start);
-  pid_ = fork();
-  if (pid_ == 0) {
-    FILE* f = freopen(log_path_.c_str(), "a", stderr);
-    (void)f;
-    execl(binary.c_str(), binary.c_str(), "-c", config_path_.c_str(), "run", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-}
-
-TunedRelayProcess::~TunedRelayProcess() {
-  if (pid_ > 0 && status_ < 0) {
-    kill(pid_, SIGCONT);
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  unlink(config_path_.c_str());
-}
-
-void TunedRelayProcess::Signal(int sig) { kill(pid_, sig); }
-
-bool TunedRelayProcess::LogContains(const std::string& needle) const {
-  return ReadFrom(log_path_, log_offset_).find(needle) != std::string::npos;
-}
-
-bool TunedRelayProcess::WaitForLog(const std::string& needle, int timeout_ms) const {
-  return WaitFor([&] { return LogContains(needle); }, timeout_ms);
-}
-
-int TunedRelayProcess::Wait(int timeout_ms) {
-  if (status_ >= 0) return status_;
-  int st = 0;
-  if (!WaitFor([&] { return waitpid(pid_, &st, WNOHANG) == pid_; }, timeout_ms)) return -1;
-  status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return status_;
 }
 
 std::string ErrorsByReason(const relay::RelayStats& stats) {

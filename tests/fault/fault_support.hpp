@@ -51,31 +51,6 @@ class FaultSchema {
   std::string name_;
 };
 
-/// The outbox-relay executable like RelayProcess, but its TOML also carries
-/// config.kafka.properties (e.g. short socket timeouts, a long linger).
-class TunedRelayProcess {
- public:
-  TunedRelayProcess(const relay::Config& config, const std::string& log_path);
-  ~TunedRelayProcess();  // SIGKILL if still running
-  TunedRelayProcess(const TunedRelayProcess&) = delete;
-  TunedRelayProcess& operator=(const TunedRelayProcess&) = delete;
-  void Signal(int sig);
-  /// Waits until the log written since start contains `needle`.
-  bool WaitForLog(const std::string& needle, int timeout_ms = 15000) const;
-  /// True when the log written since start contains `needle`.
-  bool LogContains(const std::string& needle) const;
-  /// Waits for exit; returns the exit code, 128+signal when killed, -1 on timeout.
-  int Wait(int timeout_ms);
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-  std::string config_path_;
-  std::string log_path_;
-  long log_offset_ = 0;
-  int status_ = -1;
-};
-
 /// Reads partitions 0..partitions-1 of `topic` from the beginning by assignment
 /// (no consumer group: the mock cluster's group coordinator is not needed),
 /// read_committed, until every event of `committed` arrived and the partitions

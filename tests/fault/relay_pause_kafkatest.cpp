@@ -28,7 +28,7 @@ TEST(FaultRelayPause, SigstopLongerThanTheTimeoutsThenSigcont) {
                              {"socket.timeout.ms", "3000"},
                              {"request.timeout.ms", "3000"},
                              {"socket.connection.setup.timeout.ms", "3000"}};
-  TunedRelayProcess relay(config, log);
+  RelayProcess relay(config, log);
   ASSERT_TRUE(relay.WaitForLog("relay starting")) << "see " << log;
 
   FaultWriterOptions w;

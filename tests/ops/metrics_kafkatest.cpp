@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
+#include "config/config_writer.hpp"
 #include "http/metrics_server.hpp"
 #include "http/prometheus.hpp"
 #include "ops_util.hpp"
@@ -99,9 +100,10 @@ TEST(MetricsEndpoint, ServedByOutboxRelayRunWhenHttpListenIsSet) {
   Migrate(schema.name());
   const std::string prefix = UniqueName("metrics_exe");
   const int port = FreeLoopbackPort();
-  const std::string config = WriteTempFile("relay_http", RelayToml(RelayConfig(schema.name(), prefix)) +
-                                                             "[http]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-                                                             "\"\nready_max_lag_ms = 5000\n");
+  relay::Config c = RelayConfig(schema.name(), prefix);
+  c.http.listen = "127.0.0.1:" + std::to_string(port);
+  c.http.ready_max_lag = std::chrono::milliseconds(5000);
+  const std::string config = WriteTempFile("relay_http", relay::ConfigToToml(c));
   const std::string log = config + ".log";
   const std::string binary = RelayBinary();
   const pid_t pid = fork();

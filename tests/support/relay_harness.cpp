@@ -2,6 +2,8 @@
 
 #include "writers.hpp"
 
+#include "config/config_writer.hpp"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,20 +38,29 @@ relay::Config RelayConfig(const std::string& schema, const std::string& topic_pr
   return c;
 }
 
-std::string RelayToml(const relay::Config& c) {
-  auto ms = [](auto d) { return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
-  return "[postgres]\ndsn = \"" + c.postgres.dsn + "\"\n" + "[outbox]\nschema = \"" + c.outbox.schema +
-         "\"\ncleanup = \"" + (c.outbox.cleanup == relay::Cleanup::kDelete ? "delete" : "mark") + "\"\n" +
-         "[source]\nmode = \"" + (c.source.mode == relay::SourceMode::kTail ? "tail" : "poll") + "\"\nslot_name = \"" +
-         c.source.slot_name + "\"\npublication_name = \"" + c.source.publication_name +
-         "\"\nstatus_interval_ms = " + ms(c.source.status_interval) + "\n" +
-         "ack_interval_ms = " + ms(c.source.ack_interval) + "\nbatch_size = " + std::to_string(c.source.batch_size) +
-         "\npoll_interval_ms = " + ms(c.source.poll_interval) +
-         "\nmax_in_flight = " + std::to_string(c.source.max_in_flight) + "\n" + "[kafka]\nbrokers = \"" +
-         c.kafka.brokers + "\"\ntopic_template = \"" + c.kafka.topic_template +
-         "\"\ndelivery_timeout_ms = " + ms(c.kafka.delivery_timeout) + "\n" +
-         "[log]\nprogress_interval_s = " + std::to_string(c.log.progress_interval.count()) + "\n" +
-         "[shutdown]\ndrain_timeout_ms = " + ms(c.shutdown.drain_timeout) + "\n";
+bool TailStreaming(const relay::Config& config) {
+  pqxx::connection c(PgDsn());
+  pqxx::nontransaction tx(c);
+  // A walsender holds the slot (while it is created, the creating backend does).
+  return !tx.exec_params(
+                "SELECT 1 FROM pg_replication_slots s JOIN pg_stat_activity a ON a.pid = s.active_pid "
+                "WHERE s.slot_name = $1 AND a.backend_type = 'walsender'",
+                config.source.slot_name)
+              .empty();
+}
+
+int64_t SlotConfirmedLsn(const relay::Config& config) {
+  pqxx::connection c(PgDsn());
+  pqxx::nontransaction tx(c);
+  auto r = tx.exec_params("SELECT (confirmed_flush_lsn - '0/0')::bigint FROM pg_replication_slots WHERE slot_name = $1",
+                          config.source.slot_name);
+  return r.empty() || r[0][0].is_null() ? -1 : r[0][0].as<int64_t>();
+}
+
+int64_t CurrentWalLsn() {
+  pqxx::connection c(PgDsn());
+  pqxx::nontransaction tx(c);
+  return tx.exec1("SELECT (pg_current_wal_lsn() - '0/0')::bigint")[0].as<int64_t>();
 }
 
 RelayThread::RelayThread(relay::Config config) : relay_(std::make_unique<relay::Relay>(std::move(config))) {
@@ -79,7 +90,7 @@ RelayProcess::RelayProcess(const relay::Config& config, const std::string& log_p
   if (bin_dir == nullptr) throw std::runtime_error("OUTBOX_BIN_DIR is not set; run through ctest");
   const std::string binary = std::string(bin_dir) + "/relay/outbox-relay";
   config_path_ = "/tmp/" + UniqueName("relay") + ".toml";
-  std::ofstream(config_path_) << RelayToml(config);
+  std::ofstream(config_path_) << relay::ConfigToToml(config);
   log_path_ = log_path.empty() ? "/tmp/" + UniqueName("relay") + ".log" : log_path;
   const std::string log = log_path_;
   const std::streampos start = std::ifstream(log_path_, std::ios::ate).tellg();
@@ -96,6 +107,7 @@ RelayProcess::RelayProcess(const relay::Config& config, const std::string& log_p
 
 RelayProcess::~RelayProcess() {
   if (pid_ > 0 && status_ < 0) {
+    kill(pid_, SIGCONT);  // a stopped process must run to die
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
@@ -104,15 +116,15 @@ RelayProcess::~RelayProcess() {
 
 void RelayProcess::Signal(int sig) { kill(pid_, sig); }
 
+bool RelayProcess::LogContains(const std::string& needle) const {
+  std::ifstream in(log_path_);
+  in.seekg(log_offset_);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return text.find(needle) != std::string::npos;
+}
+
 bool RelayProcess::WaitForLog(const std::string& needle, int timeout_ms) const {
-  return WaitFor(
-      [&] {
-        std::ifstream in(log_path_);
-        in.seekg(log_offset_);
-        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        return text.find(needle) != std::string::npos;
-      },
-      timeout_ms);
+  return WaitFor([&] { return LogContains(needle); }, timeout_ms);
 }
 
 int RelayProcess::Wait(int timeout_ms) {

@@ -27,6 +27,15 @@ relay::Config RelayConfig(const std::string& schema, const std::string& topic_pr
 /// `config` switched to source.mode = "tail" with a slot and publication named after its schema.
 relay::Config TailConfig(relay::Config config);
 
+/// True once a tail-mode relay streams from its slot (a walsender holds it).
+bool TailStreaming(const relay::Config& config);
+
+/// The slot's confirmed_flush_lsn as a number; -1 when there is no slot.
+int64_t SlotConfirmedLsn(const relay::Config& config);
+
+/// The server's current WAL position as a number.
+int64_t CurrentWalLsn();
+
 /// Drops the slot and publication of a tail-mode `config` (test clean-up; a slot left behind pins WAL).
 void DropTailSlot(const relay::Config& config);
 
@@ -42,9 +51,6 @@ struct TailSlotGuard {
   }
   relay::Config config;
 };
-
-/// The same configuration as TOML text, for the outbox-relay executable.
-std::string RelayToml(const relay::Config& config);
 
 /// Runs relay::Relay::Run() on a thread until Stop() (or destruction).
 class RelayThread {
@@ -63,12 +69,17 @@ class RelayThread {
   bool stopped_ = false;
 };
 
-/// The outbox-relay executable (from OUTBOX_BIN_DIR) running `run` on a config file.
+/// The outbox-relay executable (from OUTBOX_BIN_DIR) running `run` on
+/// relay::ConfigToToml(config), its stderr appended to `log_path`.
 class RelayProcess {
  public:
   explicit RelayProcess(const relay::Config& config, const std::string& log_path = "");
-  ~RelayProcess();  // SIGKILL if still running
+  ~RelayProcess();  // SIGKILL (after SIGCONT) if still running
+  RelayProcess(const RelayProcess&) = delete;
+  RelayProcess& operator=(const RelayProcess&) = delete;
   void Signal(int sig);
+  /// True when the log written since start contains `needle`.
+  bool LogContains(const std::string& needle) const;
   /// Waits until the relay's log contains `needle` (e.g. "relay starting").
   bool WaitForLog(const std::string& needle, int timeout_ms = 15000) const;
   /// Waits for exit; returns the exit code, 128+signal when killed, -1 on timeout.

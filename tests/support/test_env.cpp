@@ -8,8 +8,10 @@
 #include <cstdlib>
 #include <memory>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <pqxx/nontransaction>
@@ -175,13 +177,18 @@ std::vector<ConsumedRecord> ConsumeUntil(const std::vector<std::string>& topics,
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error(std::string("subscribe: ") + rd_kafka_err2str(err));
 
   std::vector<ConsumedRecord> out;
+  // A topic that appears after the subscription (the relay creates them)
+  // rebalances the group, and with no committed offsets the partitions read
+  // before start over from the earliest offset: a record read twice that way
+  // is one record, not a duplicate delivery.
+  std::set<std::tuple<std::string, int, long long>> seen;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (!done(out) && std::chrono::steady_clock::now() < deadline) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk.get(), 200);
     if (m == nullptr) continue;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       ConsumedRecord r = ToConsumedRecord(m);
-      out.push_back(std::move(r));
+      if (seen.emplace(r.topic, r.partition, r.offset).second) out.push_back(std::move(r));
     }
     rd_kafka_message_destroy(m);
   }
