@@ -190,6 +190,14 @@ void ResolveSecrets(const std::string& origin, const std::string& dsn_file, Conf
     Fail(origin, "postgres.dsn",
          "missing; set postgres.dsn, postgres.dsn_file or the OUTBOX_PG_DSN environment variable");
   }
+  // libpq rejects these only when connecting, which run would retry forever as if Postgres were down.
+  const std::string dsn_problem = config_internal::DsnProblem(c.postgres.dsn);
+  if (!dsn_problem.empty()) {
+    const char* key = Env("OUTBOX_PG_DSN") ? "postgres.dsn (from OUTBOX_PG_DSN)"
+                      : dsn_file.empty()   ? "postgres.dsn"
+                                           : "postgres.dsn_file";
+    Fail(origin, key, dsn_problem);
+  }
 
   std::string brokers_key = "kafka.brokers";
   if (auto env = Env("OUTBOX_KAFKA_BROKERS")) {
