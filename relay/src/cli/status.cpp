@@ -33,23 +33,6 @@ struct Status {
   std::optional<int64_t> slot_retained_bytes;  // tail mode; none: poll mode or no such slot
 };
 
-/// libpq's messages span lines ("...failed: Connection refused\n\tIs the server running..."): make one.
-std::string OneLine(const std::string& s) {
-  std::string out;
-  bool blank = false;
-  for (char c : s) {
-    const bool space = c == '\n' || c == '\r' || c == '\t' || c == ' ';
-    if (space) {
-      blank = !out.empty();
-      continue;
-    }
-    if (blank) out += ' ';
-    blank = false;
-    out += c;
-  }
-  return out;
-}
-
 bool RelationExists(pqxx::connection_base& conn, const std::string& quoted_name) {
   pqxx::nontransaction tx(conn);
   return tx.exec_params1("SELECT to_regclass($1) IS NOT NULL", quoted_name)[0].as<bool>();
@@ -66,15 +49,17 @@ Status Read(const Config& config, pqxx::connection_base& conn) {
   s.table_exists = RelationExists(conn, schema + "." + sdk::QuoteIdentifier(o.table, "outbox.table"));
   if (s.table_exists) {
     const OutboxSql sql = OutboxSql::Build(o, conn);
-    const std::string age = o.columns.created_at.empty()
-                                ? std::string("NULL::float8")
-                                : "extract(epoch FROM now() - " +
-                                      sdk::QuoteIdentifier(o.columns.created_at, "outbox.columns.created_at") +
-                                      ")::float8";
+    // Rows written by plain SQL may say 'infinity' or '-infinity', where now() - created_at fails
+    // ("cannot subtract infinite timestamps"): the age is that of the oldest row with a finite one.
+    const std::string created_at =
+        o.columns.created_at.empty() ? "" : sdk::QuoteIdentifier(o.columns.created_at, "outbox.columns.created_at");
+    const std::string age =
+        created_at.empty() ? std::string("NULL::float8") : "extract(epoch FROM now() - " + created_at + ")::float8";
+    const std::string finite = created_at.empty() ? "" : " AND isfinite(" + created_at + ")";
     pqxx::nontransaction tx(conn);
-    const auto r =
-        tx.exec1("SELECT (SELECT count(*) FROM " + sql.table + " WHERE true" + sql.unpublished + "), (SELECT " + age +
-                 " FROM " + sql.table + " WHERE true" + sql.unpublished + " ORDER BY " + sql.seq + " LIMIT 1)");
+    const auto r = tx.exec1("SELECT (SELECT count(*) FROM " + sql.table + " WHERE true" + sql.unpublished +
+                            "), (SELECT " + age + " FROM " + sql.table + " WHERE true" + sql.unpublished + finite +
+                            " ORDER BY " + sql.seq + " LIMIT 1)");
     s.backlog_rows = r[0].as<int64_t>();
     if (!r[1].is_null()) s.oldest_age_seconds = std::max(0.0, r[1].as<double>());
   }
@@ -144,14 +129,7 @@ void PrintJson(const Config& config, const Status& s) {
 }  // namespace
 
 int StatusCommand(const Config& config, bool json) {
-  std::unique_ptr<pqxx::connection> conn;
-  try {
-    conn = PgConnect(config.postgres, "status");
-  } catch (const pqxx::broken_connection& e) {
-    std::fprintf(stderr, "outbox-relay: status: cannot connect to Postgres (%s): %s\n",
-                 RedactDsn(config.postgres.dsn).c_str(), OneLine(e.what()).c_str());
-    return kExitRuntime;
-  }
+  auto conn = PgConnect(config.postgres, "status");
   const Status s = Read(config, *conn);
   if (json) {
     PrintJson(config, s);
