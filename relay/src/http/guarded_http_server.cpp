@@ -242,7 +242,8 @@ class GuardedQueue : public httplib::TaskQueue {
       {
         std::unique_lock<std::mutex> lock(s.mu);
         ++s.idle_workers;
-        s.cv.wait(lock, [&] { return !s.jobs.empty() || shutdown_; });
+        // Waking now and then lets the last counts of a burst of bad clients reach the log.
+        while (!s.cv.wait_for(lock, kSummaryInterval, [&] { return !s.jobs.empty() || shutdown_; })) s.Summarize();
         --s.idle_workers;
         if (s.jobs.empty()) return;
         job = std::move(s.jobs.front());
