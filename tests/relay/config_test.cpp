@@ -17,7 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* const kEnvVars[] = {"OUTBOX_PG_DSN", "OUTBOX_KAFKA_BROKERS", "OUTBOX_KAFKA_SASL_PASSWORD"};
+const char* const kEnvVars[] = {"OUTBOX_PG_DSN", "OUTBOX_KAFKA_BROKERS", "OUTBOX_KAFKA_SASL_PASSWORD",
+                                "OUTBOX_HTTP_LISTEN"};
 
 const std::string kMinimal = R"(
 [postgres]
@@ -610,10 +611,22 @@ TEST_F(ConfigTest, EnvironmentOverridesTheFile) {
             std::string::npos);
 }
 
+// A pod binds its own IP from the downward API: OUTBOX_HTTP_LISTEN = "$(POD_IP):9464".
+TEST_F(ConfigTest, HttpListenFromTheEnvironment) {
+  setenv("OUTBOX_HTTP_LISTEN", "10.1.2.3:9464", 1);
+  EXPECT_EQ(ParseConfig(kMinimal + "[http]\nlisten = \"0.0.0.0:9464\"\n").http.listen, "10.1.2.3:9464");
+  EXPECT_EQ(ParseConfig(kMinimal).http.listen, "10.1.2.3:9464");
+  setenv("OUTBOX_HTTP_LISTEN", "10.1.2.3", 1);
+  EXPECT_NE(ErrorOf(kMinimal).find("relay.toml: http.listen (from OUTBOX_HTTP_LISTEN): missing port"),
+            std::string::npos)
+      << ErrorOf(kMinimal);
+}
+
 TEST_F(ConfigTest, EmptyEnvironmentVariablesCountAsUnset) {
   setenv("OUTBOX_PG_DSN", "", 1);
   setenv("OUTBOX_KAFKA_BROKERS", "", 1);
   setenv("OUTBOX_KAFKA_SASL_PASSWORD", "", 1);
+  setenv("OUTBOX_HTTP_LISTEN", "", 1);
   Config c = ParseConfig(kMinimal);
   EXPECT_EQ(Dump(c), Dump(Expected()));
 }
