@@ -1,6 +1,7 @@
 #include "kafka/kafka_conf.hpp"
 
 #include <cctype>
+#include <map>
 #include <mutex>
 #include <utility>
 
