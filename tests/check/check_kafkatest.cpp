@@ -313,7 +313,8 @@ TEST_F(CheckTest, DeleteModeIsAUsageErrorAndATimeoutIsReported) {
   BinaryRun run = CheckBinary(del, "");
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_EQ(run.out, "");
-  EXPECT_EQ(run.err.rfind("check: needs outbox.cleanup = \"mark\" (rows are deleted after publishing in delete mode, "
+  EXPECT_EQ(run.err.rfind("outbox-relay: check: needs outbox.cleanup = \"mark\" (rows are deleted after publishing in "
+                          "delete mode, "
                           "so there is nothing to compare); Hint: ",
                           0),
             0u)

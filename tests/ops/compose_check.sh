@@ -10,7 +10,8 @@
 # 3. The mounted relay configuration passes `outbox-relay check-config` with
 #    the environment the compose file gives the relay.
 # 4. The YAML and TOML examples of docs/operations.md parse, and the
-#    Kubernetes ConfigMap's relay.toml passes check-config.
+#    Kubernetes ConfigMap's relay.toml passes check-config (with the pod's
+#    Secrets as environment and a CA file at the mounted path).
 set -euo pipefail
 root=${1:?usage: compose_check.sh REPO_ROOT OUTBOX_RELAY_BINARY}
 relay=${2:?usage: compose_check.sh REPO_ROOT OUTBOX_RELAY_BINARY}
@@ -32,7 +33,7 @@ echo "ok: ${compose[*]} -f docker-compose.yml config -q"
 python=/usr/bin/python3
 [[ -x $python ]] || python=python3
 "$python" - "$relay" <<'PY'
-import os, re, subprocess, sys, tomllib
+import os, re, ssl, subprocess, sys, tomllib
 import yaml
 
 relay_binary = sys.argv[1]
@@ -117,12 +118,17 @@ for lang, body in re.findall(r"```(yaml|toml)\n(.*?)```", ops_doc, re.S):
     for d in docs:  # a ConfigMap's relay.toml must pass check-config
         if not isinstance(d, dict) or d.get("kind") != "ConfigMap" or "relay.toml" not in (d.get("data") or {}):
             continue
+        # check-config builds the Kafka client as run would, so it reads the TLS files and needs
+        # the secrets: give it what the pod has (a CA at the mounted path, the Secrets' variables).
         toml_text = d["data"]["relay.toml"]
+        ca = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
+        toml_text = toml_text.replace("/etc/outbox-relay/tls/ca.crt", ca)
         path = "/tmp/ops_doc_relay_%d.toml" % os.getpid()
         with open(path, "w") as f:
             f.write(toml_text)
         r = subprocess.run([relay_binary, "-c", path, "check-config"], capture_output=True, text=True,
-                           env=dict(os.environ, OUTBOX_PG_DSN="host=db.internal"))
+                           env=dict(os.environ, OUTBOX_PG_DSN="host=db.internal",
+                                    OUTBOX_KAFKA_SASL_PASSWORD="from-the-secret"))
         os.remove(path)
         check(r.returncode == 0, f"docs/operations.md: the ConfigMap's relay.toml: {r.stderr.strip()}")
 

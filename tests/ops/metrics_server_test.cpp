@@ -1,8 +1,23 @@
 // MetricsServer on a loopback port with a RelayStats the test controls: routes,
-// status codes, content types, an occupied port, stop.
+// status codes, content types, an occupied port, stop; slow and idle clients
+// (slowloris) must not keep probes from being answered.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
 
 #include "http/metrics_server.hpp"
 #include "http/prometheus.hpp"
@@ -71,6 +86,132 @@ TEST(MetricsServer, PortInUseIsOneClearError) {
     EXPECT_EQ(std::string(e.what()).rfind("http.listen: cannot listen on \"" + taken.listen + "\"", 0), 0u) << e.what();
   }
   EXPECT_EQ(HttpGet(first.port(), "/healthz").status, 200);
+}
+
+/// A client that opens a connection and then sends its request one byte at a
+/// time (or not at all): what a slowloris attack, or a stuck client, does.
+class SlowClient {
+ public:
+  explicit SlowClient(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    connected_ = fd_ >= 0 && connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~SlowClient() {
+    if (fd_ >= 0) close(fd_);
+  }
+  SlowClient(const SlowClient&) = delete;
+  SlowClient& operator=(const SlowClient&) = delete;
+
+  bool connected() const { return connected_; }
+
+  /// Sends the next byte of a request whose headers never end; false once the server closed the connection.
+  bool SendByte() {
+    static const std::string kStart = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+    const char c = sent_ < kStart.size() ? kStart[sent_] : 'a';
+    if (send(fd_, &c, 1, MSG_NOSIGNAL) != 1) return false;
+    ++sent_;
+    return !ClosedByServer();
+  }
+
+  /// True when the server closed (or reset) the connection.
+  bool ClosedByServer() const {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0) return false;
+    char buf[256];
+    return recv(fd_, buf, sizeof buf, MSG_DONTWAIT) <= 0;  // a response would be data; nothing is answered here
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  size_t sent_ = 0;
+};
+
+/// GET /healthz with a client that gives up after 3 s; returns the status (0: no answer) and the time taken.
+std::pair<int, double> TimedProbe(int port) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(3, 0);
+  client.set_read_timeout(3, 0);
+  const auto start = std::chrono::steady_clock::now();
+  auto res = client.Get("/healthz");
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return {res ? res->status : 0, ms};
+}
+
+// The reproduction: more slow connections than the server has threads,
+// each sending its headers byte by byte, used to time out a liveness probe.
+TEST(MetricsServer, SlowClientsDoNotDelayProbes) {
+  relay::RelayStats stats;
+  relay::MetricsServer server(AnyPort(), stats);
+  server.Start();
+  constexpr int kSlow = 24;
+  std::vector<std::unique_ptr<SlowClient>> slow;
+  for (int i = 0; i < kSlow; ++i) {
+    slow.push_back(std::make_unique<SlowClient>(server.port()));
+    ASSERT_TRUE(slow.back()->connected());
+  }
+  std::atomic<bool> stop{false};
+  std::thread trickle([&] {
+    for (int round = 0; round < 100 && !stop; ++round) {  // at most 10 s
+      for (auto& c : slow) c->SendByte();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  double slowest = 0;
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto [status, ms] = TimedProbe(server.port());
+    EXPECT_EQ(status, 200) << "probe " << i << " after " << ms << " ms";
+    EXPECT_LT(ms, 1000.0) << "probe " << i;
+    slowest = std::max(slowest, ms);
+  }
+  std::printf("%d slow clients: the slowest of 5 probes took %.1f ms\n", kSlow, slowest);
+  stop = true;
+  trickle.join();
+}
+
+// A request that trickles in is cut off: its line and headers must arrive
+// within the server's request timeout (2 s), however steadily the bytes come.
+TEST(MetricsServer, ATricklingRequestIsCutOff) {
+  relay::RelayStats stats;
+  relay::MetricsServer server(AnyPort(), stats);
+  server.Start();
+  SlowClient client(server.port());
+  ASSERT_TRUE(client.connected());
+  const auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (int round = 0; round < 60 && !closed; ++round) {  // at most 6 s
+    closed = !client.SendByte();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(closed) << "the server still reads a request that has trickled in for " << s << " s";
+  EXPECT_LT(s, 3.5);
+}
+
+// Idle connections beyond the connection limit are closed at once, and the
+// ones the server keeps never keep a probe waiting.
+TEST(MetricsServer, IdleConnectionsAreBoundedAndProbesStillAnswered) {
+  relay::RelayStats stats;
+  relay::MetricsServer server(AnyPort(), stats);
+  server.Start();
+  constexpr int kIdle = 200;
+  std::vector<std::unique_ptr<SlowClient>> idle;
+  for (int i = 0; i < kIdle; ++i) {
+    idle.push_back(std::make_unique<SlowClient>(server.port()));
+    ASSERT_TRUE(idle.back()->connected()) << i;
+  }
+  const auto [status, ms] = TimedProbe(server.port());
+  EXPECT_EQ(status, 200) << "after " << ms << " ms";
+  EXPECT_LT(ms, 1000.0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  int open = 0;
+  for (const auto& c : idle) open += c->ClosedByServer() ? 0 : 1;
+  EXPECT_LE(open, 64) << "connections the server still holds open";
 }
 
 }  // namespace

@@ -74,7 +74,7 @@ std::string ReadFile(const std::string& path) {
 }
 }  // namespace
 
-CommandResult RunRelayCommand(const std::vector<std::string>& args) {
+CommandResult RunRelayCommand(const std::vector<std::string>& args, int timeout_s) {
   const std::string out_path = WriteTempFile("relay_out", ""), err_path = WriteTempFile("relay_err", "");
   const std::string binary = RelayBinary();
   const pid_t pid = fork();
@@ -88,9 +88,9 @@ CommandResult RunRelayCommand(const std::vector<std::string>& args) {
   }
   if (pid < 0) throw std::runtime_error("fork failed");
   int status = 0;
-  // Bounded: a command that hangs is killed after 60 s (and reported as 128+9).
+  // Bounded: a command that hangs is killed after timeout_s (and reported as 128+9).
   pid_t done = 0;
-  for (int i = 0; i < 6000 && (done = waitpid(pid, &status, WNOHANG)) == 0; ++i) usleep(10000);
+  for (int i = 0; i < timeout_s * 100 && (done = waitpid(pid, &status, WNOHANG)) == 0; ++i) usleep(10000);
   if (done == 0) {
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
@@ -102,6 +102,13 @@ CommandResult RunRelayCommand(const std::vector<std::string>& args) {
   std::remove(out_path.c_str());
   std::remove(err_path.c_str());
   return r;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
 }
 
 std::string WriteTempFile(const std::string& prefix, const std::string& text) {

@@ -35,7 +35,11 @@ struct CommandResult {
   std::string out;
   std::string err;
 };
-CommandResult RunRelayCommand(const std::vector<std::string>& args);
+/// A command still running after `timeout_s` is killed (exit code 128 + 9).
+CommandResult RunRelayCommand(const std::vector<std::string>& args, int timeout_s = 60);
+
+/// The lines of `text` (without their '\n'); a last line without '\n' counts too.
+std::vector<std::string> Lines(const std::string& text);
 
 /// Writes `text` to a fresh file under /tmp and returns its path.
 std::string WriteTempFile(const std::string& prefix, const std::string& text);

@@ -17,7 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* const kEnvVars[] = {"OUTBOX_PG_DSN", "OUTBOX_KAFKA_BROKERS", "OUTBOX_KAFKA_SASL_PASSWORD"};
+const char* const kEnvVars[] = {"OUTBOX_PG_DSN", "OUTBOX_KAFKA_BROKERS", "OUTBOX_KAFKA_SASL_PASSWORD",
+                                "OUTBOX_HTTP_LISTEN"};
 
 const std::string kMinimal = R"(
 [postgres]
@@ -507,6 +508,90 @@ TEST_F(ConfigTest, DsnFile) {
             "relay.toml: postgres.dsn_file: file \"" + empty + "\" is empty");
 }
 
+// run used to retry such DSNs forever as if Postgres were down ("cannot connect (invalid
+// sslmode value: "bogus"); retrying in 6400 ms"): libpq rejects them only when connecting.
+TEST_F(ConfigErrorTest, DsnThatLibpqWouldReject) {
+  unsetenv("OUTBOX_PG_DSN");
+  auto dsn = [](const std::string& value) { return "[postgres]\ndsn = '''" + value + "'''\n"; };
+  const std::string sslmodes = "expected one of disable, allow, prefer, require, verify-ca, verify-full";
+  ExpectErrors({
+      {dsn("postgresql://relay@db/app?sslmode=bogus"),
+       "relay.toml: postgres.dsn: sslmode: invalid value \"bogus\"; " + sslmodes},
+      {dsn("host=db sslmode=bogus"), "relay.toml: postgres.dsn: sslmode: invalid value \"bogus\"; " + sslmodes},
+      {dsn("host=db sslmode=REQUIRE"), "postgres.dsn: sslmode: invalid value \"REQUIRE\""},
+      {dsn("postgresql://db/app?bogus=1"),
+       "relay.toml: postgres.dsn: not a valid connection string: invalid URI query parameter: \"bogus\""},
+      {dsn("not a dsn = = '"),
+       "relay.toml: postgres.dsn: not a valid connection string: missing \"=\" after \"not\" in connection info "
+       "string"},
+      {dsn("host=db no_such_option=1"),
+       "postgres.dsn: not a valid connection string: invalid connection option \"no_such_option\""},
+      {dsn("host=db target_session_attrs=writable"),
+       "postgres.dsn: target_session_attrs: invalid value \"writable\"; expected one of any, read-write, read-only, "
+       "primary, standby, prefer-standby"},
+      {dsn("host=db gssencmode=maybe"),
+       "postgres.dsn: gssencmode: invalid value \"maybe\"; expected one of disable, prefer, require"},
+      {dsn("host=db channel_binding=on"),
+       "postgres.dsn: channel_binding: invalid value \"on\"; expected one of disable, prefer, require"},
+      {dsn("host=db ssl_min_protocol_version=TLSv9"),
+       "postgres.dsn: ssl_min_protocol_version: invalid value \"TLSv9\"; expected one of TLSv1, TLSv1.1, TLSv1.2, "
+       "TLSv1.3"},
+      {dsn("host=db ssl_min_protocol_version=TLSv1.3 ssl_max_protocol_version=TLSv1.2"),
+       "postgres.dsn: ssl_min_protocol_version \"TLSv1.3\" is above ssl_max_protocol_version \"TLSv1.2\""},
+      {dsn("host=db port=x"), "postgres.dsn: port: invalid value \"x\"; expected a port number between 1 and 65535"},
+      {dsn("postgresql://db:99999/app"), "postgres.dsn: port: invalid value \"99999\"; expected a port number"},
+      {dsn("host=db port=0"), "postgres.dsn: port: invalid value \"0\""},
+      {dsn("host=a,b port=1,2,3"), "postgres.dsn: 3 ports for 2 hosts; give one port for all hosts, or one per host"},
+      {dsn("host=db connect_timeout=soon"), "postgres.dsn: connect_timeout: invalid integer value \"soon\""},
+      {dsn("host=db keepalives_idle=1.5"), "postgres.dsn: keepalives_idle: invalid integer value \"1.5\""},
+      {dsn("host=db tcp_user_timeout=99999999999"),
+       "postgres.dsn: tcp_user_timeout: invalid integer value \"99999999999\""},
+      {dsn("host=db hostaddr=db.internal"), "postgres.dsn: hostaddr: \"db.internal\" is not a numeric IP address"},
+      {dsn("host=a hostaddr=10.0.0.1,10.0.0.2"), "postgres.dsn: 2 hostaddr values for 1 hosts"},
+      {dsn("host=db replication=database"),
+       "postgres.dsn: replication: must not be set; the relay opens its replication connection itself"},
+  });
+  // libpq quotes the malformed part, which may be (part of) the password: never show it.
+  const std::string error = ErrorOf(dsn("postgresql://relay:se%zzcret@db/app"));
+  EXPECT_NE(error.find("postgres.dsn: not a valid connection string: invalid percent-encoded token"), std::string::npos)
+      << error;
+  EXPECT_EQ(error.find("zzcret"), std::string::npos) << error;
+  const std::string uri_error = ErrorOf(dsn("postgresql://relay:secret@[::1/app"));
+  EXPECT_NE(uri_error.find("not a valid connection string"), std::string::npos) << uri_error;
+  EXPECT_EQ(uri_error.find("secret"), std::string::npos) << uri_error;
+
+  // Where the DSN came from is named.
+  setenv("OUTBOX_PG_DSN", "host=db sslmode=bogus", 1);
+  EXPECT_NE(ErrorOf("").find("relay.toml: postgres.dsn (from OUTBOX_PG_DSN): sslmode: invalid value \"bogus\""),
+            std::string::npos)
+      << ErrorOf("");
+  unsetenv("OUTBOX_PG_DSN");
+  const std::string file = WriteFile("dsn", "host=db gssencmode=x\n");
+  EXPECT_NE(ErrorOf("[postgres]\ndsn_file = \"" + file + "\"").find("relay.toml: postgres.dsn_file: gssencmode: "),
+            std::string::npos);
+}
+
+TEST_F(ConfigErrorTest, DsnsLibpqAccepts) {
+  unsetenv("OUTBOX_PG_DSN");
+  for (const std::string value : {
+           "postgresql://relay@db.internal/app",
+           "postgres://relay:p%40ss@db:5432/app?sslmode=verify-full&sslrootcert=/etc/ca.pem",
+           "postgresql://[::1]:5432/app?target_session_attrs=read-write",
+           "postgresql:///app?host=/var/run/postgresql",
+           "host=/var/run/postgresql dbname=app",
+           "host=a,b port=5432 target_session_attrs=primary",
+           "host=a,b port=5432,",
+           "host=db hostaddr=10.0.0.1 port=' 5432 '",
+           "host=a,b hostaddr=10.0.0.1,::1",
+           "host=db sslmode=require gssencmode=disable channel_binding=prefer connect_timeout=10 keepalives=1 "
+           "keepalives_idle=30 keepalives_interval=-1 tcp_user_timeout=0 ssl_min_protocol_version=tlsv1.2 "
+           "ssl_max_protocol_version=",
+           "dbname=app user=relay password='a b' application_name=x",
+       }) {
+    EXPECT_EQ(ErrorOf("[postgres]\ndsn = '''" + value + "'''\n"), "") << value;
+  }
+}
+
 TEST_F(ConfigTest, EnvironmentOverridesTheFile) {
   setenv("OUTBOX_PG_DSN", "host=from-env", 1);
   setenv("OUTBOX_KAFKA_BROKERS", "env-1:9092,env-2:9092", 1);
@@ -526,10 +611,22 @@ TEST_F(ConfigTest, EnvironmentOverridesTheFile) {
             std::string::npos);
 }
 
+// A pod binds its own IP from the downward API: OUTBOX_HTTP_LISTEN = "$(POD_IP):9464".
+TEST_F(ConfigTest, HttpListenFromTheEnvironment) {
+  setenv("OUTBOX_HTTP_LISTEN", "10.1.2.3:9464", 1);
+  EXPECT_EQ(ParseConfig(kMinimal + "[http]\nlisten = \"0.0.0.0:9464\"\n").http.listen, "10.1.2.3:9464");
+  EXPECT_EQ(ParseConfig(kMinimal).http.listen, "10.1.2.3:9464");
+  setenv("OUTBOX_HTTP_LISTEN", "10.1.2.3", 1);
+  EXPECT_NE(ErrorOf(kMinimal).find("relay.toml: http.listen (from OUTBOX_HTTP_LISTEN): missing port"),
+            std::string::npos)
+      << ErrorOf(kMinimal);
+}
+
 TEST_F(ConfigTest, EmptyEnvironmentVariablesCountAsUnset) {
   setenv("OUTBOX_PG_DSN", "", 1);
   setenv("OUTBOX_KAFKA_BROKERS", "", 1);
   setenv("OUTBOX_KAFKA_SASL_PASSWORD", "", 1);
+  setenv("OUTBOX_HTTP_LISTEN", "", 1);
   Config c = ParseConfig(kMinimal);
   EXPECT_EQ(Dump(c), Dump(Expected()));
 }

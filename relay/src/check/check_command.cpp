@@ -121,7 +121,7 @@ int CheckCommand(const Config& config, const CheckOptions& options) {
   try {
     report = RunCheck(config, options);
   } catch (const CheckUsageError& e) {
-    std::fprintf(stderr, "%s\n", e.what());
+    std::fprintf(stderr, "outbox-relay: %s\n", e.what());  // what() starts with "check: "
     return kExitUsage;
   }
   std::printf("%s\n", CheckSummaryLine(report).c_str());
@@ -131,7 +131,7 @@ int CheckCommand(const Config& config, const CheckOptions& options) {
     std::ofstream out(options.json_path);
     out << CheckReportJson(report);
     if (!out.flush()) {
-      std::fprintf(stderr, "check: --json: cannot write %s\n", options.json_path.c_str());
+      std::fprintf(stderr, "outbox-relay: check: --json: cannot write %s\n", options.json_path.c_str());
       return kExitUsage;
     }
   }

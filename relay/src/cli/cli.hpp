@@ -4,8 +4,9 @@
 
 namespace outbox::relay {
 
-/// The outbox-relay command line; its subcommands are defined (with their
-/// help) in cli.cpp and documented in the README.
+/// The outbox-relay command line: run | migrate | check-config | dlq | status | check.
+/// A failure is one line on stderr, "outbox-relay: <command>: <reason>" (run logs
+/// its runtime failures instead), and the exit code says what kind it was.
 int RunCli(int argc, char** argv);
 
 }  // namespace outbox::relay

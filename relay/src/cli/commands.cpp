@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <memory>
 
 #include <spdlog/spdlog.h>
@@ -60,9 +61,9 @@ int RunCommand(const Config& config) {
 int MigrateCommand(const Config& config) {
   auto conn = PgConnect(config.postgres, "migrate");
   auto applied = sdk::Migrate(*conn, config.outbox.schema);
-  for (const auto& m : applied) spdlog::info("migrate: applied {}", m.name);
-  spdlog::info("migrate: schema '{}' is at version {} ({} applied now)", config.outbox.schema,
-               sdk::CurrentSchemaVersion(*conn, config.outbox.schema), applied.size());
+  for (const auto& m : applied) std::printf("migrate: applied %s\n", m.name.c_str());
+  std::printf("migrate: schema '%s' is at version %d (%zu applied now)\n", config.outbox.schema.c_str(),
+              sdk::CurrentSchemaVersion(*conn, config.outbox.schema), applied.size());
   return kExitOk;
 }
 

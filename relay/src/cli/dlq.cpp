@@ -3,16 +3,38 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <pqxx/except>
+#include <pqxx/nontransaction>
+
 #include "cli/cli.hpp"
+#include "cli/command_error.hpp"
 #include "config/config.hpp"
+#include "outbox/migrations.hpp"
 #include "pg/dead_letter.hpp"
 #include "pg/outbox_sql.hpp"
 #include "pg/pg_connect.hpp"
 
 namespace outbox::relay {
+namespace {
+
+/// The dead-letter table and the outbox table must exist: say so instead of a raw Postgres error.
+void RequireTables(const OutboxConfig& o, pqxx::connection_base& conn) {
+  const std::string schema = sdk::QuoteIdentifier(o.schema, "outbox.schema");
+  pqxx::nontransaction tx(conn);
+  for (const std::string& table : {std::string("dead_letter"), o.table}) {
+    if (tx.exec_params1("SELECT to_regclass($1) IS NULL", schema + "." + sdk::QuoteIdentifier(table))[0].as<bool>()) {
+      throw CommandError("there is no table " + o.schema + "." + table +
+                             "; Hint: run `outbox-relay migrate`, or check outbox.schema and outbox.table",
+                         kExitRuntime);
+    }
+  }
+}
+
+}  // namespace
 
 int DlqCommand(const Config& config, const std::string& action, const std::string& event_id) {
   auto conn = PgConnect(config.postgres, "dlq");
+  RequireTables(config.outbox, *conn);
   DeadLetterStore store(config.outbox, OutboxSql::Build(config.outbox, *conn));
   if (action == "list") {
     const auto entries = store.List(*conn);
@@ -28,11 +50,23 @@ int DlqCommand(const Config& config, const std::string& action, const std::strin
   }
   std::string id = event_id;
   std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return std::tolower(c); });
-  const bool done = action == "requeue" ? store.Requeue(*conn, id) : store.Skip(*conn, id);
-  if (!done) {
-    std::fprintf(stderr, "outbox-relay: dlq %s: no dead-lettered event with id %s\n", action.c_str(), id.c_str());
-    return kExitRuntime;
+  bool done = false;
+  if (action == "requeue") {
+    try {
+      done = store.Requeue(*conn, id);
+    } catch (const pqxx::unique_violation&) {
+      // The transaction rolled back: the dead-lettered copy is still there.
+      throw CommandError("event " + id + " is already in the outbox table " + config.outbox.schema + "." +
+                             config.outbox.table +
+                             " (a row with its id or seq exists), so it was not requeued and stays dead-lettered; "
+                             "Hint: if that row is the same event, `outbox-relay dlq skip " +
+                             id + "` drops the dead-lettered copy",
+                         kExitRuntime);
+    }
+  } else {
+    done = store.Skip(*conn, id);
   }
+  if (!done) throw CommandError("no dead-lettered event with id " + id + "; see `outbox-relay dlq list`", kExitRuntime);
   std::printf(action == "requeue" ? "requeued %s: it is published again, before the events held behind it\n"
                                   : "skipped %s: it is dropped; events held behind it are published now\n",
               id.c_str());

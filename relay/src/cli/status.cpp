@@ -120,14 +120,7 @@ void PrintJson(const Config& config, const Status& s) {
 }  // namespace
 
 int StatusCommand(const Config& config, bool json) {
-  std::unique_ptr<pqxx::connection> conn;
-  try {
-    conn = PgConnect(config.postgres, "status");
-  } catch (const pqxx::broken_connection& e) {
-    std::fprintf(stderr, "outbox-relay: status: cannot connect to Postgres (%s): %s\n",
-                 RedactDsn(config.postgres.dsn).c_str(), OneLine(e.what()).c_str());
-    return kExitRuntime;
-  }
+  auto conn = PgConnect(config.postgres, "status");
   const Status s = Read(config, *conn);
   if (json) {
     PrintJson(config, s);

@@ -174,7 +174,8 @@ void ReadHttp(const TableReader& t, HttpConfig& h) {
 }
 
 /// Secrets and environment overrides: OUTBOX_PG_DSN > postgres.dsn | postgres.dsn_file;
-/// OUTBOX_KAFKA_BROKERS > kafka.brokers; OUTBOX_KAFKA_SASL_PASSWORD > kafka.properties.sasl.password.
+/// OUTBOX_KAFKA_BROKERS > kafka.brokers; OUTBOX_KAFKA_SASL_PASSWORD > kafka.properties.sasl.password;
+/// OUTBOX_HTTP_LISTEN > http.listen.
 void ResolveSecrets(const std::string& origin, const std::string& dsn_file, Config& c) {
   if (auto env = Env("OUTBOX_PG_DSN")) {
     c.postgres.dsn = *env;
@@ -190,6 +191,14 @@ void ResolveSecrets(const std::string& origin, const std::string& dsn_file, Conf
   if (c.postgres.dsn.empty()) {
     Fail(origin, "postgres.dsn",
          "missing; set postgres.dsn, postgres.dsn_file or the OUTBOX_PG_DSN environment variable");
+  }
+  // libpq rejects these only when connecting, which run would retry forever as if Postgres were down.
+  const std::string dsn_problem = config_internal::DsnProblem(c.postgres.dsn);
+  if (!dsn_problem.empty()) {
+    const char* key = Env("OUTBOX_PG_DSN") ? "postgres.dsn (from OUTBOX_PG_DSN)"
+                      : dsn_file.empty()   ? "postgres.dsn"
+                                           : "postgres.dsn_file";
+    Fail(origin, key, dsn_problem);
   }
 
   std::string brokers_key = "kafka.brokers";
@@ -207,6 +216,13 @@ void ResolveSecrets(const std::string& origin, const std::string& dsn_file, Conf
   c.kafka.brokers = normalized;
 
   if (auto env = Env("OUTBOX_KAFKA_SASL_PASSWORD")) c.kafka.properties["sasl.password"] = *env;
+
+  // Lets a Kubernetes pod bind its own IP, which only the environment knows: "$(POD_IP):9464".
+  if (auto env = Env("OUTBOX_HTTP_LISTEN")) {
+    std::string listen_problem = config_internal::ListenProblem(*env);
+    if (!listen_problem.empty()) Fail(origin, "http.listen (from OUTBOX_HTTP_LISTEN)", listen_problem);
+    c.http.listen = *env;
+  }
 }
 
 }  // namespace

@@ -107,9 +107,10 @@ struct Config {
 };
 
 /// Reads and validates a TOML file (reference: docs/configuration.md). Environment overrides:
-/// OUTBOX_PG_DSN, OUTBOX_KAFKA_BROKERS, OUTBOX_KAFKA_SASL_PASSWORD (empty = unset); secrets may
+/// OUTBOX_PG_DSN, OUTBOX_KAFKA_BROKERS, OUTBOX_KAFKA_SASL_PASSWORD, OUTBOX_HTTP_LISTEN (empty = unset); secrets may
 /// also come from postgres.dsn_file and kafka.properties values of the form "file:/path" for
 /// sasl.password, ssl.key.password, ssl.keystore.password and sasl.oauthbearer.client.secret.
+/// The DSN is checked as libpq would check it when connecting (config_checks.hpp, DsnProblem).
 /// Throws ConfigError with a one-line message "<path>: <key>: <reason>".
 Config LoadConfig(const std::string& path);
 

@@ -24,6 +24,11 @@ std::string ListenProblem(const std::string& value);
 /// A comma-separated broker list without empty entries; `normalized` gets it with blanks trimmed.
 std::string BrokersProblem(const std::string& value, std::string& normalized);
 
+/// postgres.dsn: what libpq would refuse (its parser, then the option values it
+/// checks only when connecting: sslmode, target_session_attrs, ports, ...);
+/// `replication` is refused too (the relay sets it itself). Never quotes a secret.
+std::string DsnProblem(const std::string& dsn);
+
 /// outbox.retention: a string "<n>d", "<n>h", "<n>m", "<n>s" or an integer number of seconds, 1s..3650d.
 std::optional<std::chrono::seconds> ReadRetention(const TableReader& table, const char* key);
 

@@ -12,6 +12,7 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include "http/guarded_http_server.hpp"
 #include "http/prometheus.hpp"
 #include "http/readiness.hpp"
 #include "pipeline/stats.hpp"
@@ -19,9 +20,6 @@
 
 namespace outbox::relay {
 namespace {
-
-constexpr size_t kServerThreads = 4;     // scrapes and probes are cheap; a few concurrent clients at most
-constexpr time_t kKeepAliveSeconds = 2;  // also bounds how long Stop() waits for an idle connection
 
 /// Splits a validated http.listen ("host:port", "[v6]:port") into host and port.
 std::pair<std::string, int> SplitListen(const std::string& listen) {
@@ -36,13 +34,16 @@ std::pair<std::string, int> SplitListen(const std::string& listen) {
 struct MetricsServer::Impl {
   HttpConfig config;
   const RelayStats& stats;
-  httplib::Server server;
+  GuardedHttpServer server;  // limits: MetricsServer::kWorkers, kMaxConnections, kRequestTimeout
   std::thread thread;
   std::atomic<bool> thread_done{false};
   int port = 0;
   int64_t started_unix_ms = 0;
 
-  Impl(HttpConfig c, const RelayStats& s) : config(std::move(c)), stats(s) {}
+  Impl(HttpConfig c, const RelayStats& s)
+      : config(std::move(c)),
+        stats(s),
+        server(HttpLimits{kWorkers, kMaxConnections, kRequestTimeout, kConnectionTimeout}) {}
 };
 
 MetricsServer::MetricsServer(HttpConfig config, const RelayStats& stats)
@@ -57,10 +58,9 @@ void MetricsServer::Start() {
   if (d.thread.joinable()) return;
   d.started_unix_ms = UnixMillis();
   auto& server = d.server;
-  server.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
-  server.set_keep_alive_timeout(kKeepAliveSeconds);
-  server.set_read_timeout(5, 0);
-  server.set_write_timeout(5, 0);
+  // Slow and idle clients: see GuardedHttpServer (one request per connection, deadlines, a connection limit).
+  server.set_read_timeout(std::chrono::duration_cast<std::chrono::seconds>(kConnectionTimeout).count(), 0);
+  server.set_write_timeout(std::chrono::duration_cast<std::chrono::seconds>(kConnectionTimeout).count(), 0);
   server.set_payload_max_length(4096);
   // httplib's default also sets SO_REUSEPORT, which would let a second relay
   // bind the same port and silently take half of the scrapes: reuse only TIME_WAIT addresses.
@@ -93,6 +93,7 @@ void MetricsServer::Start() {
                              "\"; Hint: is the port already in use, or the host not an address of this machine?");
   }
   d.port = bound;
+  server.WidenListenBacklog();
   d.thread = std::thread([&d] {
     d.server.listen_after_bind();
     d.thread_done = true;
@@ -102,7 +103,8 @@ void MetricsServer::Start() {
   for (int i = 0; i < 5000 && !server.is_running() && !d.thread_done; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  spdlog::info("http: serving /metrics, /healthz and /readyz on {}", d.config.listen);
+  spdlog::info("http: serving /metrics, /healthz and /readyz on {} (at most {} connections, requests within {} ms)",
+               d.config.listen, kMaxConnections, kRequestTimeout.count());
 }
 
 void MetricsServer::Stop() noexcept {

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/config.hpp"
+#include "kafka/kafka_conf.hpp"
 #include "kafka/rdkafka_handles.hpp"
 
 namespace outbox::relay {
@@ -54,13 +55,6 @@ DeliveryStatus Classify(rd_kafka_resp_err_t err) {
 
 std::string ErrorText(rd_kafka_resp_err_t err) {
   return std::string(rd_kafka_err2name(err)) + ": " + rd_kafka_err2str(err);
-}
-
-void Set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
-  char err[512];
-  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-    throw KafkaError("kafka.properties." + key + ": " + err);
-  }
 }
 
 }  // namespace
@@ -135,20 +129,8 @@ struct Producer::Impl {
 };
 
 Producer::Producer(const KafkaConfig& config) : impl_(std::make_unique<Impl>()) {
-  rdk::ConfPtr conf(rd_kafka_conf_new());
-  // Throughput defaults a user may override in [kafka.properties].
-  Set(conf.get(), "linger.ms", "5");
-  Set(conf.get(), "batch.num.messages", "10000");
-  Set(conf.get(), "queue.buffering.max.messages", "1000000");
-  // murmur2 hashing of the key, as the Java client: Java and C++ producers agree on partitions.
-  Set(conf.get(), "partitioner", "murmur2_random");
-  Set(conf.get(), "socket.keepalive.enable", "true");
-  for (const auto& [key, value] : config.properties) Set(conf.get(), key, value);
-  // Owned by the relay: config validation already refuses user values for these.
-  Set(conf.get(), "bootstrap.servers", config.brokers);
-  Set(conf.get(), "enable.idempotence", "true");
-  Set(conf.get(), "acks", "all");
-  Set(conf.get(), "message.timeout.ms", std::to_string(config.delivery_timeout.count()));
+  // The throughput defaults, kafka.properties and the settings the relay owns (kafka_conf.cpp).
+  rdk::ConfPtr conf = BuildProducerConf(config);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &Impl::OnDelivery);
   rd_kafka_conf_set_error_cb(conf.get(), &Impl::OnError);
   rd_kafka_conf_set_log_cb(conf.get(), &Impl::OnLog);

@@ -61,10 +61,13 @@ void BuildReads(const OutboxConfig& config, OutboxSql& sql) {
       " ORDER BY " + s + " LIMIT $3)) AS u ORDER BY 1 LIMIT $3) AS r ON true";
   sql.unacknowledged = "SELECT " + s + " FROM " + sql.table + " WHERE " + s + " = ANY($1::bigint[])" + sql.unpublished;
   sql.backlog_count = "SELECT count(*) FROM " + sql.table + " WHERE true" + sql.unpublished;
-  sql.oldest_age =
-      "SELECT " +
-      (created.empty() ? std::string("NULL::float8") : "extract(epoch FROM now() - " + created + ")::float8") +
-      " FROM " + sql.table + " WHERE true" + sql.unpublished + " ORDER BY " + s + " LIMIT 1";
+  // Rows written by plain SQL may say 'infinity' ("cannot subtract infinite
+  // timestamps"): such a row has no age (NULL), but still counts as a row.
+  sql.oldest_age = "SELECT " +
+                   (created.empty() ? std::string("NULL::float8")
+                                    : "CASE WHEN isfinite(" + created + ") THEN extract(epoch FROM now() - " + created +
+                                          ")::float8 END") +
+                   " FROM " + sql.table + " WHERE true" + sql.unpublished + " ORDER BY " + s + " LIMIT 1";
 }
 
 void BuildWrites(const OutboxConfig& config, OutboxSql& sql) {
