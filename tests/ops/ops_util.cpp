@@ -104,6 +104,46 @@ CommandResult RunRelayCommand(const std::vector<std::string>& args) {
   return r;
 }
 
+RelayExecutable::RelayExecutable(const std::string& config_text)
+    : config_path_(WriteTempFile("relay_exe", config_text)), log_path_(config_path_ + ".log") {
+  const std::string binary = RelayBinary();
+  const std::string log = log_path_, config = config_path_;
+  pid_ = fork();
+  if (pid_ == 0) {
+    if (!freopen(log.c_str(), "w", stderr)) _exit(126);
+    execl(binary.c_str(), binary.c_str(), "-c", config.c_str(), "run", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+}
+
+RelayExecutable::~RelayExecutable() {
+  if (pid_ > 0 && status_ < 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  std::remove(config_path_.c_str());
+  std::remove(log_path_.c_str());
+}
+
+int RelayExecutable::Stop() {
+  if (status_ >= 0 || pid_ <= 0) return status_;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  pid_t done = 0;
+  for (int i = 0; i < 3000 && (done = waitpid(pid_, &status, WNOHANG)) == 0; ++i) usleep(10000);
+  if (done == 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+    status_ = 0;
+    return -1;
+  }
+  status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return status_;
+}
+
+std::string RelayExecutable::Log() const { return ReadFile(log_path_); }
+
 std::string WriteTempFile(const std::string& prefix, const std::string& text) {
   const std::string path = "/tmp/" + UniqueName(prefix);
   std::ofstream(path) << text;

@@ -37,6 +37,24 @@ struct CommandResult {
 };
 CommandResult RunRelayCommand(const std::vector<std::string>& args);
 
+/// `outbox-relay -c <file with config_text> run`, its stderr in a log file;
+/// SIGKILLed by the destructor if still running.
+class RelayExecutable {
+ public:
+  explicit RelayExecutable(const std::string& config_text);
+  ~RelayExecutable();
+  RelayExecutable(const RelayExecutable&) = delete;
+  RelayExecutable& operator=(const RelayExecutable&) = delete;
+  /// SIGTERM, then waits up to 30 s; returns the exit code (128+signal if killed, -1 if it hung).
+  int Stop();
+  std::string Log() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::string config_path_, log_path_;
+};
+
 /// Writes `text` to a fresh file under /tmp and returns its path.
 std::string WriteTempFile(const std::string& prefix, const std::string& text);
 
