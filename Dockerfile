@@ -19,8 +19,14 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# The context has no .git: pass the commit for outbox_relay_build_info
+# (--build-arg OUTBOX_GIT_COMMIT=$(git rev-parse --short=12 HEAD)); empty = "unknown".
+ARG OUTBOX_GIT_COMMIT=
+# Compile jobs; empty = ninja's default (all cores).
+ARG OUTBOX_BUILD_JOBS=
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DOUTBOX_BUILD_TESTS=OFF \
- && cmake --build /build --target outbox-relay order-service \
+      -DOUTBOX_GIT_COMMIT="${OUTBOX_GIT_COMMIT}" \
+ && cmake --build /build --target outbox-relay order-service ${OUTBOX_BUILD_JOBS:+-j "$OUTBOX_BUILD_JOBS"} \
  && install -D -s /build/relay/outbox-relay /out/outbox-relay \
  && install -D -s /build/examples/order_service/order-service /out/order-service
 

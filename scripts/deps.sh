@@ -10,6 +10,7 @@ PACKAGES=(
   postgresql-15 postgresql-client-15 openjdk-17-jre-headless maven kcat
   docker-compose python3-yaml  # tests/ops: validate docker-compose.yml (Debian has no 'docker compose' plugin)
   clang-format                 # tests: the C++ sources stay formatted (scripts/check-format.sh)
+  prometheus libyaml-dev  # tests/ops: promtool checks and unit-tests deploy/prometheus; libyaml reads the rules
 )
 
 missing=()
@@ -22,6 +23,10 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian's prometheus package is here for promtool only: keep its server from running.
+  if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 
 "$OUTBOX_ROOT/scripts/fetch-kafka.sh"

@@ -35,7 +35,7 @@ relay::HttpConfig AnyPort() {
 
 TEST(MetricsServer, RoutesAnswerFromTheStats) {
   relay::RelayStats stats;
-  relay::MetricsServer server(AnyPort(), stats);
+  relay::MetricsServer server(AnyPort(), stats, relay::TableLabels{"billing", "outbox"});
   server.Start();
   const int port = server.port();
   ASSERT_GT(port, 0);
@@ -55,7 +55,11 @@ TEST(MetricsServer, RoutesAnswerFromTheStats) {
   const HttpAnswer metrics = HttpGet(port, "/metrics");
   EXPECT_EQ(metrics.status, 200);
   EXPECT_EQ(metrics.content_type, relay::kPrometheusContentType);
-  EXPECT_EQ(metrics.body, relay::RenderPrometheus(stats));
+  // The relay's families first, then ready/active/build info and process_* (RenderMetricsPage).
+  EXPECT_EQ(metrics.body.rfind(relay::RenderPrometheus(stats), 0), 0u);
+  EXPECT_EQ(SampleValue(metrics.body, "outbox_relay_ready"), 1.0) << "as /readyz answers";
+  EXPECT_EQ(SampleValue(metrics.body, "outbox_relay_active{schema=\"billing\",table=\"outbox\"}"), 1.0);
+  EXPECT_GT(SampleValue(metrics.body, "process_open_fds").value_or(0), 0);
   EXPECT_EQ(SampleValue(metrics.body, "outbox_relay_events_published_total{topic=\"orders\"}"), 7.0);
   EXPECT_EQ(HttpGet(port, "/nope").status, 404);
 

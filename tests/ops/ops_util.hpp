@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "test_env.hpp"  // RelayBinary, RunRelayCommand, WriteTempFile
+
 namespace outbox::test {
 
 struct HttpAnswer {
@@ -25,23 +27,5 @@ std::optional<double> SampleValue(const std::string& metrics, const std::string&
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 int FreeLoopbackPort();
-
-/// Path of the outbox-relay executable (from OUTBOX_BIN_DIR).
-std::string RelayBinary();
-
-/// Runs outbox-relay with `args`; returns its exit code, stdout and stderr.
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-/// A command still running after `timeout_s` is killed (exit code 128 + 9).
-CommandResult RunRelayCommand(const std::vector<std::string>& args, int timeout_s = 60);
-
-/// The lines of `text` (without their '\n'); a last line without '\n' counts too.
-std::vector<std::string> Lines(const std::string& text);
-
-/// Writes `text` to a fresh file under /tmp and returns its path.
-std::string WriteTempFile(const std::string& prefix, const std::string& text);
 
 }  // namespace outbox::test

@@ -50,6 +50,9 @@ TEST(ConfigWriter, EveryChangedSettingRoundTrips) {
   c.kafka.topic_template = "t.${aggregate_type}.v1";
   c.kafka.delivery_timeout = std::chrono::milliseconds(60000);
   c.kafka.properties = {{"linger.ms", "20"}, {"compression.codec", "lz4"}};
+  c.kafka.headers_format = HeadersFormat::kCloudEvents;
+  c.kafka.cloudevents_source = "urn:orders";
+  c.kafka.cloudevents_content_type = "application/avro";
   c.log.level = "debug";
   c.log.format = LogFormat::kJson;
   c.log.progress_interval = std::chrono::seconds(3);
@@ -70,11 +73,26 @@ TEST(ConfigWriter, EveryChangedSettingRoundTrips) {
   EXPECT_EQ(b.source.status_interval, c.source.status_interval);
   EXPECT_EQ(b.kafka.properties, c.kafka.properties);
   EXPECT_EQ(b.kafka.delivery_timeout, c.kafka.delivery_timeout);
+  EXPECT_EQ(b.kafka.headers_format, HeadersFormat::kCloudEvents);
+  EXPECT_EQ(b.kafka.cloudevents_source, "urn:orders");
+  EXPECT_EQ(b.kafka.cloudevents_content_type, "application/avro");
   EXPECT_EQ(b.log.format, LogFormat::kJson);
   EXPECT_EQ(b.dead_letter.max_attempts, 9u);
   EXPECT_FALSE(b.dead_letter.hold_key);
   EXPECT_EQ(b.http.listen, c.http.listen);
   EXPECT_EQ(b.http.ready_max_lag, c.http.ready_max_lag);
+}
+
+TEST(ConfigWriter, OnlyChangedKeysRoundTripToo) {
+  Config c = Minimal();
+  c.source.batch_size = 12;
+  c.outbox.columns.topic = "";
+  const std::string toml = ConfigToToml(c, /*only_changed=*/true);
+  EXPECT_EQ(toml.find("max_in_flight"), std::string::npos) << toml;
+  EXPECT_EQ(toml.find("[log]"), std::string::npos) << "a table with only defaults is left out";
+  EXPECT_NE(toml.find("batch_size = 12"), std::string::npos) << toml;
+  const Config b = ParseConfig(toml, "written");
+  EXPECT_EQ(ConfigToToml(b), ConfigToToml(c));
 }
 
 }  // namespace

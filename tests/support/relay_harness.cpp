@@ -90,7 +90,7 @@ RelayProcess::RelayProcess(const relay::Config& config, const std::string& log_p
   if (bin_dir == nullptr) throw std::runtime_error("OUTBOX_BIN_DIR is not set; run through ctest");
   const std::string binary = std::string(bin_dir) + "/relay/outbox-relay";
   config_path_ = "/tmp/" + UniqueName("relay") + ".toml";
-  std::ofstream(config_path_) << relay::ConfigToToml(config);
+  std::ofstream(config_path_) << relay::ConfigToToml(config, /*only_changed=*/true);
   log_path_ = log_path.empty() ? "/tmp/" + UniqueName("relay") + ".log" : log_path;
   const std::string log = log_path_;
   const std::streampos start = std::ifstream(log_path_, std::ios::ate).tellg();
@@ -116,12 +116,13 @@ RelayProcess::~RelayProcess() {
 
 void RelayProcess::Signal(int sig) { kill(pid_, sig); }
 
-bool RelayProcess::LogContains(const std::string& needle) const {
+std::string RelayProcess::Log() const {
   std::ifstream in(log_path_);
   in.seekg(log_offset_);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return text.find(needle) != std::string::npos;
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
+
+bool RelayProcess::LogContains(const std::string& needle) const { return Log().find(needle) != std::string::npos; }
 
 bool RelayProcess::WaitForLog(const std::string& needle, int timeout_ms) const {
   return WaitFor([&] { return LogContains(needle); }, timeout_ms);
@@ -134,6 +135,15 @@ int RelayProcess::Wait(int timeout_ms) {
   if (!done) return -1;
   status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return status_;
+}
+
+CommandResult RunRelay(const relay::Config& config, const std::vector<std::string>& args, int timeout_s) {
+  const std::string path = WriteTempFile("relay_cmd", relay::ConfigToToml(config, /*only_changed=*/true));
+  std::vector<std::string> argv = {"-c", path};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CommandResult r = RunRelayCommand(argv, timeout_s);
+  std::remove(path.c_str());
+  return r;
 }
 
 bool WaitFor(const std::function<bool()>& pred, int timeout_ms) {

@@ -78,6 +78,8 @@ class RelayProcess {
   RelayProcess(const RelayProcess&) = delete;
   RelayProcess& operator=(const RelayProcess&) = delete;
   void Signal(int sig);
+  /// What the relay logged since it started.
+  std::string Log() const;
   /// True when the log written since start contains `needle`.
   bool LogContains(const std::string& needle) const;
   /// Waits until the relay's log contains `needle` (e.g. "relay starting").
@@ -93,6 +95,10 @@ class RelayProcess {
   long log_offset_ = 0;  // the log may be shared by several processes in turn
   int status_ = -1;
 };
+
+/// Runs `outbox-relay -c <config> <args...>` (the executable, on
+/// ConfigToToml(config, only_changed)); returns its exit code and output.
+CommandResult RunRelay(const relay::Config& config, const std::vector<std::string>& args, int timeout_s = 60);
 
 /// Polls `pred` every 20 ms until it holds or `timeout_ms` passes; returns its last value.
 bool WaitFor(const std::function<bool()>& pred, int timeout_ms);

@@ -1,14 +1,20 @@
 #include "test_env.hpp"
 
 #include <librdkafka/rdkafka.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <tuple>
@@ -75,12 +81,13 @@ ScopedSchema::~ScopedSchema() {
   }
 }
 
-void CreateTopic(const std::string& topic, int partitions) {
+void CreateTopic(const std::string& topic, int partitions, const std::map<std::string, std::string>& configs) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   Set(conf, "bootstrap.servers", KafkaBrokers());
   KafkaPtr rk = NewClient(RD_KAFKA_PRODUCER, conf);
 
   rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, nullptr, 0);
+  for (const auto& [name, value] : configs) rd_kafka_NewTopic_set_config(nt, name.c_str(), value.c_str());
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk.get());
   rd_kafka_CreateTopics(rk.get(), &nt, 1, nullptr, q);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
@@ -194,6 +201,64 @@ std::vector<ConsumedRecord> ConsumeUntil(const std::vector<std::string>& topics,
   }
   rd_kafka_consumer_close(rk.get());
   return out;
+}
+
+std::string RelayBinary() {
+  const char* bin_dir = std::getenv("OUTBOX_BIN_DIR");
+  if (bin_dir == nullptr) throw std::runtime_error("OUTBOX_BIN_DIR is not set; run through ctest");
+  return std::string(bin_dir) + "/relay/outbox-relay";
+}
+
+namespace {
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+}  // namespace
+
+CommandResult RunRelayCommand(const std::vector<std::string>& args, int timeout_s) {
+  const std::string out_path = WriteTempFile("relay_out", ""), err_path = WriteTempFile("relay_err", "");
+  const std::string binary = RelayBinary();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (!freopen(out_path.c_str(), "w", stdout) || !freopen(err_path.c_str(), "w", stderr)) _exit(126);
+    std::vector<char*> argv{const_cast<char*>(binary.c_str())};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  if (pid < 0) throw std::runtime_error("fork failed");
+  int status = 0;
+  // Bounded: a command that hangs is killed after timeout_s (and reported as 128+9).
+  pid_t done = 0;
+  for (int i = 0; i < timeout_s * 100 && (done = waitpid(pid, &status, WNOHANG)) == 0; ++i) usleep(10000);
+  if (done == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = ReadFile(out_path);
+  r.err = ReadFile(err_path);
+  std::remove(out_path.c_str());
+  std::remove(err_path.c_str());
+  return r;
+}
+
+std::string WriteTempFile(const std::string& prefix, const std::string& text) {
+  const std::string path = "/tmp/" + UniqueName(prefix);
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
 }
 
 }  // namespace outbox::test

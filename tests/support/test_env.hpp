@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,7 @@ class ScopedSchema {
 };
 
 /// Creates `topic` with `partitions` partitions through the Admin API and waits until it is usable.
-void CreateTopic(const std::string& topic, int partitions = 3);
+void CreateTopic(const std::string& topic, int partitions = 3, const std::map<std::string, std::string>& configs = {});
 
 struct ConsumedRecord {
   std::string topic;
@@ -60,5 +61,23 @@ std::vector<ConsumedRecord> ConsumeAll(const std::vector<std::string>& topics, s
 std::vector<ConsumedRecord> ConsumeUntil(const std::vector<std::string>& topics,
                                          const std::function<bool(const std::vector<ConsumedRecord>&)>& done,
                                          int timeout_ms = 30000, const std::string& brokers = "");
+
+/// Path of the outbox-relay executable (from OUTBOX_BIN_DIR).
+std::string RelayBinary();
+
+/// Runs outbox-relay with `args`; returns its exit code, stdout and stderr.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+/// A command still running after `timeout_s` is killed (exit code 128 + 9).
+CommandResult RunRelayCommand(const std::vector<std::string>& args, int timeout_s = 60);
+
+/// The lines of `text` (without their '\n'); a last line without '\n' counts too.
+std::vector<std::string> Lines(const std::string& text);
+
+/// Writes `text` to a fresh file under /tmp and returns its path.
+std::string WriteTempFile(const std::string& prefix, const std::string& text);
 
 }  // namespace outbox::test

@@ -41,7 +41,8 @@ int RunCommand(const Config& config) {
   // Declared after the relay, so it stops (and stops reading its stats) before the relay is destroyed.
   std::unique_ptr<MetricsServer> http;
   if (!config.http.listen.empty()) {
-    http = std::make_unique<MetricsServer>(config.http, relay.stats());
+    http = std::make_unique<MetricsServer>(config.http, relay.stats(),
+                                           TableLabels{config.outbox.schema, config.outbox.table});
     http->Start();
   }
   g_relay = &relay;

@@ -26,7 +26,10 @@ const std::vector<SectionSchema>& Schema() {
        {"mode", "batch_size", "poll_interval_ms", "max_in_flight", "ack_batch_size", "ack_interval_ms", "slot_name",
         "publication_name", "status_interval_ms"},
        {}},
-      {"kafka", {"brokers", "topic_template", "delivery_timeout_ms"}, {"properties"}},
+      {"kafka",
+       {"brokers", "topic_template", "delivery_timeout_ms", "headers_format", "cloudevents_source",
+        "cloudevents_content_type"},
+       {"properties"}},
       {"log", {"level", "format", "progress_interval_s"}, {}},
       {"shutdown", {"drain_timeout_ms"}, {}},
       {"dead_letter", {"max_attempts", "hold_key"}, {}},
@@ -154,6 +157,36 @@ void ReadKafka(const TableReader& t, KafkaConfig& k) {
     k.delivery_timeout = milliseconds(*v);
   }
   k.properties = config_internal::ReadKafkaProperties(t.Table("properties"));
+  if (auto v = t.Choice("headers_format", {"native", "cloudevents"})) {
+    k.headers_format = *v == "cloudevents" ? HeadersFormat::kCloudEvents : HeadersFormat::kNative;
+  }
+  const bool cloudevents = k.headers_format == HeadersFormat::kCloudEvents;
+  for (const char* key : {"cloudevents_source", "cloudevents_content_type"}) {
+    if (t.Node(key) && !cloudevents) t.Fail(key, "has no effect unless kafka.headers_format = \"cloudevents\"");
+  }
+  if (auto v = t.String("cloudevents_source")) {
+    std::string problem = config_internal::CloudEventsSourceProblem(*v);
+    if (!problem.empty()) t.Fail("cloudevents_source", problem);
+    k.cloudevents_source = *v;
+  }
+  if (auto v = t.String("cloudevents_content_type")) {
+    std::string problem = config_internal::ContentTypeProblem(*v);
+    if (!problem.empty()) t.Fail("cloudevents_content_type", problem);
+    k.cloudevents_content_type = *v;
+  }
+}
+
+/// kafka.headers_format = "cloudevents" needs an event type (ce_type is required) and a source.
+void CheckCloudEvents(const std::string& origin, Config& c) {
+  if (c.kafka.headers_format != HeadersFormat::kCloudEvents) return;
+  if (c.outbox.columns.event_type.empty()) {
+    Fail(origin, "kafka.headers_format",
+         "\"cloudevents\" needs an event type column for ce_type, but outbox.columns.event_type is \"\"; map it "
+         "or use \"native\"");
+  }
+  if (c.kafka.cloudevents_source.empty()) {
+    c.kafka.cloudevents_source = "/outbox-relay/" + c.outbox.schema + "." + c.outbox.table;
+  }
 }
 
 void ReadLog(const TableReader& t, LogConfig& l) {
@@ -254,6 +287,7 @@ Config ParseConfig(const std::string& toml_text, const std::string& origin) {
   if (auto v = dead_letter.Integer("max_attempts", 1, 1000)) c.dead_letter.max_attempts = static_cast<uint32_t>(*v);
   if (auto v = dead_letter.Bool("hold_key")) c.dead_letter.hold_key = *v;
   ReadHttp(top.Table("http"), c.http);
+  CheckCloudEvents(origin, c);
   ResolveSecrets(origin, dsn_file, c);
   return c;
 }

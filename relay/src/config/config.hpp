@@ -35,6 +35,9 @@ struct ColumnNames {
 enum class Cleanup { kDelete, kMark };
 enum class SourceMode { kPoll, kTail };
 enum class LogFormat { kText, kJson };
+/// kafka.headers_format: the relay's own headers only, or the CloudEvents
+/// Kafka binary-mode attributes (ce_*, content-type) next to them.
+enum class HeadersFormat { kNative, kCloudEvents };
 
 struct PostgresConfig {
   std::string dsn;  ///< from postgres.dsn, postgres.dsn_file or OUTBOX_PG_DSN (env wins)
@@ -72,6 +75,11 @@ struct KafkaConfig {
   /// written, which can reorder a key's events after a long outage.
   std::chrono::milliseconds delivery_timeout{0};
   std::map<std::string, std::string> properties;  ///< passed to librdkafka as is (validated there)
+  HeadersFormat headers_format = HeadersFormat::kNative;
+  /// ce_source with headers_format = cloudevents; ParseConfig fills in "/outbox-relay/<schema>.<table>".
+  std::string cloudevents_source;
+  /// The content-type header with headers_format = cloudevents; "" = none.
+  std::string cloudevents_content_type = "application/json";
 };
 
 struct LogConfig {

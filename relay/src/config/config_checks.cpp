@@ -68,6 +68,45 @@ std::string TopicTemplateProblem(const std::string& value) {
   return "";
 }
 
+std::string CloudEventsSourceProblem(const std::string& value) {
+  if (value.empty()) return "must not be empty; leave it out for the default \"/outbox-relay/<schema>.<table>\"";
+  if (value.size() > 1024) return "is " + std::to_string(value.size()) + " characters long; at most 1024";
+  for (size_t i = 0; i < value.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(value[i]);
+    if (c <= 0x20 || c >= 0x7f) {
+      return "must be a URI-reference without spaces or control characters (printable ASCII; percent-encode the "
+             "rest), e.g. \"/outbox-relay/orders\" or \"urn:example:orders\"; character " +
+             std::to_string(i + 1) + " is not";
+    }
+  }
+  return "";
+}
+
+std::string ContentTypeProblem(const std::string& value) {
+  if (value.empty()) return "";
+  // RFC 2045: type "/" subtype, each a token (printable ASCII except tspecials), then "; parameters".
+  auto is_token = [](unsigned char c) {
+    return c > 0x20 && c < 0x7f &&
+           std::string_view("()<>@,;:\\\"/[]?=").find(static_cast<char>(c)) == std::string_view::npos;
+  };
+  const std::string example = "; expected a media type such as \"application/json\", got " + Quote(value);
+  size_t i = 0;
+  while (i < value.size() && is_token(static_cast<unsigned char>(value[i]))) ++i;
+  if (i == 0 || i == value.size() || value[i] != '/') return "must be type/subtype" + example;
+  const size_t subtype = ++i;
+  while (i < value.size() && is_token(static_cast<unsigned char>(value[i]))) ++i;
+  if (i == subtype) return "must be type/subtype" + example;
+  for (size_t p = i; p < value.size(); ++p) {
+    const unsigned char c = static_cast<unsigned char>(value[p]);
+    if (c < 0x20 || c >= 0x7f) return "must be printable ASCII" + example;
+  }
+  if (i < value.size() && value.find_first_not_of(' ', i) != std::string::npos &&
+      value[value.find_first_not_of(' ', i)] != ';') {
+    return "parameters must follow \";\"" + example;
+  }
+  return "";
+}
+
 std::string ListenProblem(const std::string& value) {
   if (value.empty()) return "";
   const std::string example = "; expected host:port, e.g. \"127.0.0.1:9464\" or \"[::1]:9464\", got " + Quote(value);

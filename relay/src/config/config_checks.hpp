@@ -29,6 +29,14 @@ std::string BrokersProblem(const std::string& value, std::string& normalized);
 /// `replication` is refused too (the relay sets it itself). Never quotes a secret.
 std::string DsnProblem(const std::string& dsn);
 
+/// kafka.cloudevents_source: a URI-reference (CloudEvents "source"): not empty, at most
+/// 1024 characters, printable ASCII without spaces, e.g. "/outbox-relay/outbox.outbox" or "urn:orders".
+std::string CloudEventsSourceProblem(const std::string& value);
+
+/// kafka.cloudevents_content_type: "" (no header) or a media type "type/subtype" with optional
+/// parameters (RFC 2045), e.g. "application/json" or "application/avro; charset=binary".
+std::string ContentTypeProblem(const std::string& value);
+
 /// outbox.retention: a string "<n>d", "<n>h", "<n>m", "<n>s" or an integer number of seconds, 1s..3650d.
 std::optional<std::chrono::seconds> ReadRetention(const TableReader& table, const char* key);
 

@@ -12,9 +12,7 @@ namespace {
 int64_t Ms(std::chrono::milliseconds d) { return d.count(); }
 int64_t Int(size_t n) { return static_cast<int64_t>(n); }
 
-}  // namespace
-
-std::string ConfigToToml(const Config& c) {
+toml::table BuildTable(const Config& c) {
   const ColumnNames& col = c.outbox.columns;
   toml::table columns{{"seq", col.seq},
                       {"id", col.id},
@@ -60,6 +58,47 @@ std::string ConfigToToml(const Config& c) {
       {"http", toml::table{{"ready_max_lag_ms", Ms(c.http.ready_max_lag)}}},
   };
   if (!c.http.listen.empty()) root["http"].as_table()->insert("listen", c.http.listen);
+  if (c.kafka.headers_format == HeadersFormat::kCloudEvents) {
+    toml::table& kafka = *root["kafka"].as_table();
+    kafka.insert("headers_format", "cloudevents");
+    kafka.insert("cloudevents_source", c.kafka.cloudevents_source);
+    kafka.insert("cloudevents_content_type", c.kafka.cloudevents_content_type);
+  }
+  return root;
+}
+
+std::string Text(const toml::node& n) {
+  std::ostringstream out;
+  n.visit([&](const auto& v) { out << v; });
+  return out.str();
+}
+
+/// Removes from `t` every value that `defaults` holds too; drops tables left empty.
+void DropDefaults(toml::table& t, const toml::table& defaults) {
+  for (auto it = t.begin(); it != t.end();) {
+    const toml::node* d = defaults.get(it->first);
+    if (auto* sub = it->second.as_table(); sub != nullptr && d != nullptr && d->is_table()) {
+      DropDefaults(*sub, *d->as_table());
+      it = sub->empty() ? t.erase(it) : std::next(it);
+    } else if (d != nullptr && Text(it->second) == Text(*d)) {
+      it = t.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace
+
+std::string ConfigToToml(const Config& config, bool only_changed) {
+  toml::table root = BuildTable(config);
+  if (only_changed) {
+    DropDefaults(root, BuildTable(Config{}));
+    auto& postgres = *root.emplace("postgres", toml::table{}).first->second.as_table();
+    postgres.insert_or_assign("dsn", config.postgres.dsn);
+    auto& kafka = *root.emplace("kafka", toml::table{}).first->second.as_table();
+    kafka.insert_or_assign("brokers", config.kafka.brokers);
+  }
   std::ostringstream out;
   out << root << "\n";
   return out.str();

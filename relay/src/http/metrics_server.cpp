@@ -34,20 +34,24 @@ std::pair<std::string, int> SplitListen(const std::string& listen) {
 struct MetricsServer::Impl {
   HttpConfig config;
   const RelayStats& stats;
+  TableLabels table;
   GuardedHttpServer server;  // limits: MetricsServer::kWorkers, kMaxConnections, kRequestTimeout
   std::thread thread;
   std::atomic<bool> thread_done{false};
   int port = 0;
   int64_t started_unix_ms = 0;
 
-  Impl(HttpConfig c, const RelayStats& s)
+  Impl(HttpConfig c, const RelayStats& s, TableLabels t)
       : config(std::move(c)),
         stats(s),
+        table(std::move(t)),
         server(HttpLimits{kWorkers, kMaxConnections, kRequestTimeout, kConnectionTimeout}) {}
+
+  Readiness Ready() const { return EvaluateReadiness(stats, config.ready_max_lag, UnixMillis(), started_unix_ms); }
 };
 
-MetricsServer::MetricsServer(HttpConfig config, const RelayStats& stats)
-    : impl_(std::make_unique<Impl>(std::move(config), stats)) {}
+MetricsServer::MetricsServer(HttpConfig config, const RelayStats& stats, TableLabels table)
+    : impl_(std::make_unique<Impl>(std::move(config), stats, std::move(table))) {}
 
 MetricsServer::~MetricsServer() noexcept { Stop(); }
 
@@ -69,15 +73,14 @@ void MetricsServer::Start() {
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
 
-  const RelayStats& stats = d.stats;
-  server.Get("/metrics", [&stats](const httplib::Request&, httplib::Response& res) {
-    res.set_content(RenderPrometheus(stats), kPrometheusContentType);
+  server.Get("/metrics", [&d](const httplib::Request&, httplib::Response& res) {
+    res.set_content(RenderMetricsPage(d.stats, d.table, d.Ready().ready), kPrometheusContentType);
   });
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain; charset=utf-8");
   });
   server.Get("/readyz", [&d](const httplib::Request&, httplib::Response& res) {
-    const Readiness r = EvaluateReadiness(d.stats, d.config.ready_max_lag, UnixMillis(), d.started_unix_ms);
+    const Readiness r = d.Ready();
     res.status = r.ready ? 200 : 503;
     res.set_content(r.reason + "\n", "text/plain; charset=utf-8");
   });

@@ -5,13 +5,14 @@
 #include <memory>
 
 #include "config/config.hpp"
+#include "http/prometheus.hpp"
 
 namespace outbox::relay {
 
 struct RelayStats;
 
 /// The relay's HTTP endpoint on http.listen, served from its own threads:
-///   /metrics  Prometheus text format 0.0.4 (RenderPrometheus)
+///   /metrics  Prometheus text format 0.0.4 (RenderMetricsPage; `table` labels outbox_relay_active)
 ///   /healthz  200 "ok" while the process runs
 ///   /readyz   200 "ok", or 503 with a one-line reason (EvaluateReadiness)
 /// `stats` must outlive the server: stop it (or destroy it) before the relay.
@@ -28,7 +29,7 @@ class MetricsServer {
   static constexpr std::chrono::milliseconds kRequestTimeout{2000};
   static constexpr std::chrono::milliseconds kConnectionTimeout{5000};
 
-  MetricsServer(HttpConfig config, const RelayStats& stats);
+  MetricsServer(HttpConfig config, const RelayStats& stats, TableLabels table = {});
   ~MetricsServer() noexcept;
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;

@@ -4,76 +4,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 
+#include "http/build_info.hpp"
+#include "http/metric_writer.hpp"
+#include "http/process_metrics.hpp"
 #include "pipeline/stats.hpp"
 
 namespace outbox::relay {
-namespace {
-
-/// Appends metric families to one text body.
-class Writer {
- public:
-  void Counter(const char* name, const char* help, double value) {
-    Header(name, help, "counter");
-    Sample(name, "", value);
-  }
-  void Gauge(const char* name, const char* help, double value) {
-    Header(name, help, "gauge");
-    Sample(name, "", value);
-  }
-  /// A gauge without a sample while its value is unknown (negative).
-  void GaugeIfKnown(const char* name, const char* help, int64_t raw, double value) {
-    Header(name, help, "gauge");
-    if (raw >= 0) Sample(name, "", value);
-  }
-  void LabeledCounters(const char* name, const char* help, const char* label,
-                       const std::map<std::string, uint64_t>& values) {
-    Header(name, help, "counter");
-    for (const auto& [label_value, n] : values) {
-      Sample(name, std::string(label) + "=\"" + EscapeLabelValue(label_value) + "\"", static_cast<double>(n));
-    }
-  }
-  void HistogramFamily(const char* name, const char* help, const Histogram& h) {
-    Header(name, help, "histogram");
-    const auto counts = h.Counts();
-    const auto& bounds = h.bounds();
-    // _count is the +Inf bucket, summed from the same snapshot, so the two always agree.
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i < counts.size(); ++i) {
-      cumulative += counts[i];
-      const double le = i < bounds.size() ? bounds[i] : INFINITY;
-      Sample(std::string(name) + "_bucket", "le=\"" + FormatSampleValue(le) + "\"", static_cast<double>(cumulative));
-    }
-    Sample(std::string(name) + "_sum", "", h.Sum());
-    Sample(std::string(name) + "_count", "", static_cast<double>(cumulative));
-  }
-  std::string Take() { return std::move(out_); }
-
- private:
-  void Header(const char* name, const char* help, const char* type) {
-    out_ += "# HELP ";
-    out_ += name;
-    out_ += ' ';
-    out_ += help;  // constant text: no backslashes or newlines to escape
-    out_ += "\n# TYPE ";
-    out_ += name;
-    out_ += ' ';
-    out_ += type;
-    out_ += '\n';
-  }
-  void Sample(const std::string& name, const std::string& labels, double value) {
-    out_ += name;
-    if (!labels.empty()) out_ += "{" + labels + "}";
-    out_ += ' ';
-    out_ += FormatSampleValue(value);
-    out_ += '\n';
-  }
-
-  std::string out_;
-};
-
-}  // namespace
 
 std::string EscapeLabelValue(std::string_view value) {
   std::string out;
@@ -109,7 +46,7 @@ std::string FormatSampleValue(double value) {
 }
 
 std::string RenderPrometheus(const RelayStats& s) {
-  Writer w;
+  MetricWriter w;
   w.LabeledCounters("outbox_relay_events_published_total", "Events the broker confirmed, by topic.", "topic",
                     s.published_by_topic.Snapshot());
   w.LabeledCounters("outbox_relay_publish_errors_total",
@@ -158,6 +95,28 @@ std::string RenderPrometheus(const RelayStats& s) {
           "Unix time of the last acknowledgement in Postgres, 0 before the first.",
           static_cast<double>(s.last_ack_unix_ms.load()) / 1000.0);
   return w.Take();
+}
+
+std::string RenderServingState(const RelayStats& stats, const TableLabels& table, bool ready) {
+  MetricWriter w;
+  w.Gauge("outbox_relay_ready", "1 while /readyz answers 200, else 0.", ready ? 1 : 0);
+  // The poll session takes the table's advisory lock when it connects and
+  // holds it while connected, so "both sessions up" means "holds the lock". A
+  // standby, or a relay cut off from Postgres, is 0.
+  w.Family("outbox_relay_active", "1 while this relay holds its outbox table's lock and publishes it, 0 on a standby.",
+           "gauge");
+  w.Sample("outbox_relay_active", {{"schema", table.schema}, {"table", table.table}},
+           stats.pg_connected.load() ? 1 : 0);
+  const BuildInfo& build = GetBuildInfo();
+  w.Family("outbox_relay_build_info", "Always 1; the labels say which build of outbox-relay runs.", "gauge");
+  w.Sample("outbox_relay_build_info", {{"version", build.version}, {"commit", build.commit}}, 1);
+  return w.Take();
+}
+
+std::string RenderMetricsPage(const RelayStats& stats, const TableLabels& table, bool ready) {
+  std::string page = RenderPrometheus(stats) + RenderServingState(stats, table, ready);
+  if (const auto process = ReadProcessSample()) page += RenderProcessMetrics(*process);
+  return page;
 }
 
 }  // namespace outbox::relay

@@ -20,7 +20,7 @@ using std::chrono::milliseconds;
 
 Relay::Relay(Config config, const StageFactory& factory)
     : config_(std::move(config)),
-      router_(config_.kafka.topic_template),
+      router_(config_),
       stages_(factory(config_)),
       source_(*stages_.source),
       publisher_(*stages_.publisher),

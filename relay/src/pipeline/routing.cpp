@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/config.hpp"
+
 namespace outbox::relay {
 namespace {
 constexpr const char kPlaceholder[] = "${aggregate_type}";
@@ -16,6 +18,12 @@ Router::Router(std::string topic_template) {
   suffix_ = has_placeholder_ ? topic_template.substr(pos + sizeof kPlaceholder - 1) : "";
 }
 
+Router::Router(const Config& config) : Router(config.kafka.topic_template) {
+  if (config.kafka.headers_format == HeadersFormat::kCloudEvents) {
+    cloudevents_.emplace(config.kafka.cloudevents_source, config.kafka.cloudevents_content_type);
+  }
+}
+
 std::string Router::TopicFor(const OutboxRow& row) const {
   if (row.topic && !row.topic->empty()) return *row.topic;
   return has_placeholder_ ? prefix_ + row.aggregate_type + suffix_ : prefix_;
@@ -26,12 +34,13 @@ KafkaRecord Router::Route(const OutboxRow& row) const {
   rec.topic = TopicFor(row);
   rec.key = row.aggregate_id;
   rec.value = row.payload;
-  rec.headers.reserve(8);
+  rec.headers.reserve(cloudevents_ ? 16 : 8);
   rec.headers.emplace_back("event_id", row.id);
   if (!row.event_type.empty()) rec.headers.emplace_back("event_type", row.event_type);
   rec.headers.emplace_back("aggregate_type", row.aggregate_type);
   rec.headers.emplace_back("aggregate_id", row.aggregate_id);
   if (!row.created_at.empty()) rec.headers.emplace_back("created_at", row.created_at);
+  const size_t first_row_header = rec.headers.size();
   if (!row.headers_json.empty() && row.headers_json != "{}") {
     nlohmann::json h = nlohmann::json::parse(row.headers_json, nullptr, /*allow_exceptions=*/false);
     if (!h.is_object()) throw std::invalid_argument("headers column is not a JSON object");
@@ -39,6 +48,7 @@ KafkaRecord Router::Route(const OutboxRow& row) const {
       rec.headers.emplace_back(name, value.is_string() ? value.get<std::string>() : value.dump());
     }
   }
+  if (cloudevents_) cloudevents_->Apply(row, first_row_header, rec);
   return rec;
 }
 
