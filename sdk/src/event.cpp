@@ -14,6 +14,11 @@ namespace {
 constexpr std::array<const char*, 5> kReservedHeaders = {"event_id", "event_type", "aggregate_type", "aggregate_id",
                                                          "created_at"};
 constexpr size_t kMaxTopicLength = 249;  // Kafka's limit
+// The outbox table's outbox_key_size constraint (migrations/0004): the type
+// ends up in topic names, the id is the Kafka key and is indexed (hashed) in
+// the dead-letter table.
+constexpr size_t kMaxAggregateTypeBytes = 200;
+constexpr size_t kMaxAggregateIdBytes = 4096;
 
 [[noreturn]] void Fail(const std::string& where, const std::string& field, const std::string& what) {
   throw ValidationError(where + "." + field + ": " + what);
@@ -69,6 +74,14 @@ bool IsReservedHeader(const std::string& name) {
 void ValidateEvent(const Event& e, size_t max_payload_bytes, const std::string& where) {
   CheckText(where, "aggregate_type", e.aggregate_type, true);
   CheckText(where, "aggregate_id", e.aggregate_id, true);
+  if (e.aggregate_type.size() > kMaxAggregateTypeBytes) {
+    Fail(where, "aggregate_type", "longer than " + std::to_string(kMaxAggregateTypeBytes) + " bytes");
+  }
+  if (e.aggregate_id.size() > kMaxAggregateIdBytes) {
+    Fail(where, "aggregate_id",
+         std::to_string(e.aggregate_id.size()) + " bytes is longer than the " + std::to_string(kMaxAggregateIdBytes) +
+             " a key may have");
+  }
   CheckText(where, "event_type", e.event_type, true);
   if (e.payload.size() > max_payload_bytes) {
     Fail(where, "payload",

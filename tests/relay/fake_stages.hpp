@@ -42,7 +42,7 @@ class Source : public relay::Source {
   void Released(const std::vector<uint64_t>& txns) override;
   void Rewind() override;
   std::vector<int> WaitFds(bool) const override { return {}; }
-  SourceSignals TakeSignals() override { return {}; }
+  SourceSignals TakeSignals(bool) override { return {}; }
   uint64_t confirmed_lsn() const override { return lsn_.confirmed(); }
 
   bool stream = false;
@@ -102,6 +102,11 @@ class AckStore : public relay::AckStore {
   void Disconnect() noexcept override { connected_ = false; }
   size_t Ack(const std::vector<int64_t>& seqs) override;
   bool MoveToDeadLetter(int64_t seq, const std::string& reason, uint32_t attempts) override;
+  void RecordAttempts(const std::vector<std::pair<int64_t, uint32_t>>& attempts) override {
+    for (const auto& [seq, n] : attempts) {
+      if (auto it = table_.rows.find(seq); it != table_.rows.end()) it->second.attempts = n;
+    }
+  }
   std::unordered_set<std::string> DeadLetteredKeys() override;
   size_t PurgeRetention(size_t) override { return 0; }
   std::optional<BacklogReading> ReadBacklog(bool) override { return std::nullopt; }

@@ -54,6 +54,14 @@ TEST(SdkValidation, RequiresAggregateAndEventType) {
   EXPECT_EQ(ProblemWith([](sdk::Event& e) { e.event_type.clear(); }), "event.event_type: must not be empty");
 }
 
+TEST(SdkValidation, BoundsKeySizesAsTheTableDoes) {
+  EXPECT_EQ(ProblemWith([](sdk::Event& e) { e.aggregate_id = std::string(4096, 'k'); }), "");
+  EXPECT_EQ(ProblemWith([](sdk::Event& e) { e.aggregate_id = std::string(4097, 'k'); }),
+            "event.aggregate_id: 4097 bytes is longer than the 4096 a key may have");
+  EXPECT_EQ(ProblemWith([](sdk::Event& e) { e.aggregate_type = std::string(201, 't'); }),
+            "event.aggregate_type: longer than 200 bytes");
+}
+
 TEST(SdkValidation, RefusesTextPostgresWouldCutOrReject) {
   EXPECT_EQ(ProblemWith([](sdk::Event& e) { e.aggregate_id = std::string("a\0b", 3); }),
             "event.aggregate_id: must not contain a NUL byte");

@@ -45,9 +45,13 @@ CheckRowReader::CheckRowReader(const Config& config, pqxx::connection_base& conn
                  (created_at_.empty() ? std::string("NULL::float8") : Epoch(created_at_)) + ", " +
                  Epoch(Column(c.published_at, "published_at")) + " FROM " + sql_.table;
   // The dead-letter table has the contract's column names whatever the outbox mapping.
-  const std::string dead_letter = sdk::QuoteIdentifier(config.outbox.schema, "outbox.schema") + ".dead_letter";
+  const std::string dead_letter =
+      sdk::QuoteIdentifier(config.outbox.RelaySchema(), "outbox.relay_schema") + ".dead_letter";
   pqxx::nontransaction tx(conn_);
-  if (!tx.exec_params1("SELECT to_regclass($1)::text", dead_letter)[0].is_null()) dead_letter_ = dead_letter;
+  // Only this outbox table's dead letters (several tables may share the schema's dead_letter).
+  if (!tx.exec_params1("SELECT to_regclass($1)::text", dead_letter)[0].is_null()) {
+    dead_letter_ = "(SELECT * FROM " + dead_letter + " WHERE outbox_table = " + tx.quote(sql_.table_name) + ") AS dl";
+  }
 }
 
 double CheckRowReader::Now() {

@@ -19,12 +19,14 @@ namespace {
 
 /// The dead-letter table and the outbox table must exist: say so instead of a raw Postgres error.
 void RequireTables(const OutboxConfig& o, pqxx::connection_base& conn) {
-  const std::string schema = sdk::QuoteIdentifier(o.schema, "outbox.schema");
   pqxx::nontransaction tx(conn);
-  for (const std::string& table : {std::string("dead_letter"), o.table}) {
-    if (tx.exec_params1("SELECT to_regclass($1) IS NULL", schema + "." + sdk::QuoteIdentifier(table))[0].as<bool>()) {
-      throw CommandError("there is no table " + o.schema + "." + table +
-                             "; Hint: run `outbox-relay migrate`, or check outbox.schema and outbox.table",
+  for (const auto& [schema, table] : {std::pair<std::string, std::string>{o.RelaySchema(), "dead_letter"},
+                                      std::pair<std::string, std::string>{o.schema, o.table}}) {
+    const std::string quoted = sdk::QuoteIdentifier(schema) + "." + sdk::QuoteIdentifier(table);
+    if (tx.exec_params1("SELECT to_regclass($1) IS NULL", quoted)[0].as<bool>()) {
+      throw CommandError("there is no table " + schema + "." + table +
+                             "; Hint: run `outbox-relay migrate`, or check outbox.schema, outbox.table and "
+                             "outbox.relay_schema",
                          kExitRuntime);
     }
   }

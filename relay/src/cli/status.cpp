@@ -43,8 +43,8 @@ Status Read(const Config& config, pqxx::connection_base& conn) {
   const OutboxConfig& o = config.outbox;
   Status s;
   s.table = o.schema + "." + o.table;
-  s.dead_letter_table = o.schema + ".dead_letter";
-  s.schema_version = sdk::CurrentSchemaVersion(conn, o.schema);
+  s.dead_letter_table = o.RelaySchema() + ".dead_letter";
+  s.schema_version = sdk::CurrentSchemaVersion(conn, o.RelaySchema());
   s.latest_schema_version = sdk::LatestSchemaVersion();
   const std::string schema = sdk::QuoteIdentifier(o.schema, "outbox.schema");
   s.table_exists = RelationExists(conn, schema + "." + sdk::QuoteIdentifier(o.table, "outbox.table"));
@@ -54,9 +54,6 @@ Status Read(const Config& config, pqxx::connection_base& conn) {
     s.oldest_age_seconds = monitor.OldestAgeSeconds();
     if (s.oldest_age_seconds && o.columns.created_at.empty()) s.oldest_age_seconds.reset();
     s.dead_letters = monitor.DeadLetters();
-  } else if (RelationExists(conn, schema + ".dead_letter")) {
-    pqxx::nontransaction tx(conn);
-    s.dead_letters = tx.exec1("SELECT count(*) FROM " + schema + ".dead_letter")[0].as<int64_t>();
   }
   if (config.source.mode == SourceMode::kTail) {
     s.slot_retained_bytes = OutboxMonitor::SlotRetainedWal(conn, config.source.slot_name);

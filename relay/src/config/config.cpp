@@ -17,10 +17,10 @@ const std::vector<SectionSchema>& Schema() {
   static const std::vector<SectionSchema> kSchema = {
       {"", {}, {"postgres", "outbox", "source", "kafka", "log", "shutdown", "dead_letter", "http"}},
       {"postgres", {"dsn", "dsn_file", "connect_timeout_ms", "reconnect_backoff_max_ms"}, {}},
-      {"outbox", {"schema", "table", "cleanup", "retention", "notify_channel"}, {"columns"}},
+      {"outbox", {"schema", "table", "cleanup", "retention", "notify_channel", "relay_schema"}, {"columns"}},
       {"outbox.columns",
        {"seq", "id", "aggregate_type", "aggregate_id", "event_type", "payload", "headers", "topic", "created_at",
-        "published_at"},
+        "published_at", "attempts"},
        {}},
       {"source",
        {"mode", "batch_size", "poll_interval_ms", "max_in_flight", "ack_batch_size", "ack_interval_ms", "slot_name",
@@ -89,11 +89,9 @@ void ReadColumns(const TableReader& t, ColumnNames& c) {
                                                                       {"aggregate_type", &c.aggregate_type},
                                                                       {"aggregate_id", &c.aggregate_id},
                                                                       {"payload", &c.payload}};
-  const std::vector<std::pair<const char*, std::string*>> optional = {{"event_type", &c.event_type},
-                                                                      {"headers", &c.headers},
-                                                                      {"topic", &c.topic},
-                                                                      {"created_at", &c.created_at},
-                                                                      {"published_at", &c.published_at}};
+  const std::vector<std::pair<const char*, std::string*>> optional = {
+      {"event_type", &c.event_type}, {"headers", &c.headers},           {"topic", &c.topic},
+      {"created_at", &c.created_at}, {"published_at", &c.published_at}, {"attempts", &c.attempts}};
   for (const auto& [key, field] : required) SetIdentifier(t, key, false, *field);
   for (const auto& [key, field] : optional) SetIdentifier(t, key, true, *field);
 
@@ -117,6 +115,7 @@ void ReadOutbox(const TableReader& t, OutboxConfig& o) {
   if (auto v = t.Choice("cleanup", {"delete", "mark"})) o.cleanup = *v == "mark" ? Cleanup::kMark : Cleanup::kDelete;
   if (auto v = config_internal::ReadRetention(t, "retention")) o.retention = *v;
   SetIdentifier(t, "notify_channel", true, o.notify_channel);
+  SetIdentifier(t, "relay_schema", true, o.relay_schema);
   TableReader columns = t.Table("columns");
   ReadColumns(columns, o.columns);
   if (o.cleanup == Cleanup::kMark && o.columns.published_at.empty()) {

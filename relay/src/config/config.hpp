@@ -30,6 +30,7 @@ struct ColumnNames {
   std::string topic = "topic";                ///< per-row topic override; "" = column absent
   std::string created_at = "created_at";      ///< "" = column absent
   std::string published_at = "published_at";  ///< needed only for cleanup = "mark"
+  std::string attempts = "attempts";  ///< permanent rejections so far (integer); "" or missing in the table = not kept
 };
 
 enum class Cleanup { kDelete, kMark };
@@ -52,6 +53,15 @@ struct OutboxConfig {
   Cleanup cleanup = Cleanup::kDelete;
   std::chrono::seconds retention{7 * 24 * 3600};  ///< cleanup = "mark": published rows older than this are deleted
   std::string notify_channel;                     ///< "" = sdk::NotifyChannel(schema)
+  /// Schema of the relay's own objects (schema_migrations, dead_letter, the
+  /// outbox_next_seq() sequence); "" = `schema`. Set it when `table` is a
+  /// mapped table of another schema (schema/README.md, Debezium-style table).
+  std::string relay_schema;
+
+  /// The schema of the relay's own objects: relay_schema, or schema.
+  const std::string& RelaySchema() const { return relay_schema.empty() ? schema : relay_schema; }
+  /// "schema.table": the outbox table's identity (e.g. in the dead-letter table).
+  std::string TableName() const { return schema + "." + table; }
 };
 
 struct SourceConfig {

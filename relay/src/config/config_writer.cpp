@@ -23,7 +23,8 @@ toml::table BuildTable(const Config& c) {
                       {"headers", col.headers},
                       {"topic", col.topic},
                       {"created_at", col.created_at},
-                      {"published_at", col.published_at}};
+                      {"published_at", col.published_at},
+                      {"attempts", col.attempts}};
   toml::table properties;
   for (const auto& [key, value] : c.kafka.properties) properties.insert(key, value);
   toml::table root{
@@ -35,6 +36,7 @@ toml::table BuildTable(const Config& c) {
                              {"cleanup", c.outbox.cleanup == Cleanup::kMark ? "mark" : "delete"},
                              {"retention", static_cast<int64_t>(c.outbox.retention.count())},
                              {"notify_channel", c.outbox.notify_channel},
+                             {"relay_schema", c.outbox.relay_schema},
                              {"columns", columns}}},
       {"source", toml::table{{"mode", c.source.mode == SourceMode::kTail ? "tail" : "poll"},
                              {"batch_size", Int(c.source.batch_size)},

@@ -29,6 +29,10 @@ const std::vector<OwnedProperty>& OwnedProperties() {
       {"enable.idempotence",
        {"true"},
        "the relay always uses the idempotent producer (no duplicates or reordering on retries). Hint: remove the key"},
+      {"enable.gapless.guarantee",
+       {"true"},
+       "the relay needs it so nothing of a partition is written past a record the broker rejected (a later event "
+       "of a key must not overtake a failed one). Hint: remove the key"},
       {"acks", {"all", "-1"}, kAcks},
       {"request.required.acks", {"all", "-1"}, kAcks},
       {"enable.delivery.reports", {"true"}, kReports},

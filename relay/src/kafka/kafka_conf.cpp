@@ -72,6 +72,11 @@ rdk::ConfPtr BuildProducerConf(const KafkaConfig& config) {
   // Owned by the relay: config validation already refuses user values for these.
   Set(conf.get(), "bootstrap.servers", config.brokers, problems);
   Set(conf.get(), "enable.idempotence", "true", problems);
+  // A batch the broker rejects for good (too large, not allowed) makes the
+  // producer fatal instead of renumbering and writing the batches behind it:
+  // a later event of a key never overtakes a rejected one. The relay rebuilds
+  // the producer and reads the outbox again.
+  Set(conf.get(), "enable.gapless.guarantee", "true", problems);
   Set(conf.get(), "acks", "all", problems);
   Set(conf.get(), "message.timeout.ms", std::to_string(config.delivery_timeout.count()), problems);
   if (!problems.empty()) throw KafkaConfError(std::move(problems));

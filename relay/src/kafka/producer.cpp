@@ -32,9 +32,10 @@ const char* ToString(DeliveryStatus status) {
 
 namespace {
 
-// Errors after which the same record can never succeed as is. Everything else
-// (timeouts, transport errors, NOT_ENOUGH_REPLICAS, leader changes, ...) is
-// retriable: the row stays and is published again.
+// A delivery report's error. Permanent: the same record can never succeed as
+// is (too large, no such topic, not allowed). Everything else (timeouts,
+// transport errors, NOT_ENOUGH_REPLICAS, leader changes, purges after a fatal
+// error, ...) is retriable: the row stays and is published again.
 DeliveryStatus Classify(rd_kafka_resp_err_t err) {
   switch (err) {
     case RD_KAFKA_RESP_ERR_NO_ERROR:
@@ -47,10 +48,24 @@ DeliveryStatus Classify(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
     case RD_KAFKA_RESP_ERR_INVALID_MSG:
     case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
       return DeliveryStatus::kPermanent;
     default:
       return DeliveryStatus::kRetriable;
   }
+}
+
+// A synchronous produce error: only a full local queue is back-pressure (try
+// again after delivery reports); a fatal error rebuilds the producer; anything
+// else refuses this record now (no such topic, an invalid name, too large).
+DeliveryStatus ClassifySync(rd_kafka_resp_err_t err) {
+  if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) return DeliveryStatus::kRetriable;
+  if (err == RD_KAFKA_RESP_ERR__FATAL) return DeliveryStatus::kFatal;
+  return DeliveryStatus::kPermanent;
 }
 
 std::string ErrorText(rd_kafka_resp_err_t err) {
@@ -179,10 +194,16 @@ DeliveryReport Producer::Produce(const KafkaRecord& record, DeliveryToken token)
     headers.release();  // owned by the message now
     return r;
   }
-  r.status = err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? DeliveryStatus::kRetriable : Classify(err);
+  r.status = ClassifySync(err);
   r.error = ErrorText(err);
   r.error_name = rd_kafka_err2name(err);
   r.topic = record.topic;
+  if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+    // librdkafka's own limit, not the broker's: say which one.
+    r.error = "MSG_SIZE_TOO_LARGE: the record (" + std::to_string(record.key.size() + value_len) +
+              " bytes of key and value, plus headers) exceeds the producer's message.max.bytes; set "
+              "kafka.properties.\"message.max.bytes\" (and the topic's max.message.bytes) to allow it";
+  }
   return r;
 }
 

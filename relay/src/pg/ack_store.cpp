@@ -53,6 +53,15 @@ bool PgAckStore::MoveToDeadLetter(int64_t seq, const std::string& reason, uint32
   return Guard([&] { return dead_letter_->Move(*conn_, seq, reason, attempts); });
 }
 
+void PgAckStore::RecordAttempts(const std::vector<std::pair<int64_t, uint32_t>>& attempts) {
+  if (sql_.record_attempts.empty() || attempts.empty()) return;
+  Guard([&] {
+    pqxx::nontransaction tx(*conn_);
+    for (const auto& [seq, n] : attempts) tx.exec_params(sql_.record_attempts, seq, static_cast<int>(n));
+    return 0;
+  });
+}
+
 std::unordered_set<std::string> PgAckStore::DeadLetteredKeys() {
   return Guard([&] { return dead_letter_->HeldKeys(*conn_); });
 }

@@ -5,20 +5,14 @@
 
 namespace outbox::relay {
 
-GapTracker::Query GapTracker::NextQuery(size_t max_points) const {
+GapTracker::Query GapTracker::NextQuery() const {
   Query q;
   q.after = high_water_;
-  const uint64_t points = gap_points();
-  if (points == 0) return q;
-  if (points > max_points) {
-    // Too many to list: read everything from the lowest gap and filter.
-    q.after = gaps_.begin()->first - 1;
-    q.filter = true;
-    return q;
-  }
-  q.points.reserve(points);
+  q.lows.reserve(gaps_.size());
+  q.highs.reserve(gaps_.size());
   for (const auto& [lo, gap] : gaps_) {
-    for (int64_t s = lo; s <= gap.hi; ++s) q.points.push_back(s);
+    q.lows.push_back(lo);
+    q.highs.push_back(gap.hi);
   }
   return q;
 }
@@ -37,7 +31,7 @@ std::vector<size_t> GapTracker::Apply(const std::vector<int64_t>& seqs, int64_t 
     } else if (TakePoint(s)) {
       publish.push_back(i);
     }
-    // else: at or below H and not a gap: already handed over (filter mode).
+    // else: at or below H and not a gap: already handed over.
   }
   high_water_ = last_new;
   DropResolved(covered_upto, snapshot_xmin);

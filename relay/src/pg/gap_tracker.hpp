@@ -23,15 +23,16 @@ class GapTracker {
  public:
   static constexpr int64_t kCoveredAll = std::numeric_limits<int64_t>::max();
 
-  /// What the next poll reads: rows with seq > `after`, plus rows whose seq is in
-  /// `points`. With `filter`, rows at or below H that are not gaps also come back
-  /// and Apply() drops them (used when the gaps are too many to list).
+  /// What the next poll reads: rows with seq > `after`, plus rows whose seq
+  /// lies in a gap, [lows[i], highs[i]]. Only gaps are read below H, however
+  /// wide they are: rows handed over before (in flight, or left behind a held
+  /// key) are never read again, and a wide gap is one index range probe.
   struct Query {
     int64_t after = 0;
-    std::vector<int64_t> points;
-    bool filter = false;
+    std::vector<int64_t> lows;
+    std::vector<int64_t> highs;
   };
-  Query NextQuery(size_t max_points) const;
+  Query NextQuery() const;
 
   /// Applies one poll. `seqs`: the seq of every row returned, ascending.
   /// `covered_upto`: every visible matching row with seq <= this was returned

@@ -22,7 +22,8 @@ std::optional<double> OutboxMonitor::OldestAgeSeconds() {
 std::optional<int64_t> OutboxMonitor::DeadLetters() {
   pqxx::nontransaction tx(conn_);
   if (!tx.exec_params1("SELECT to_regclass($1) IS NOT NULL", sql_.dead_letter)[0].as<bool>()) return std::nullopt;
-  return tx.exec1("SELECT count(*) FROM " + sql_.dead_letter)[0].as<int64_t>();
+  return tx.exec_params1("SELECT count(*) FROM " + sql_.dead_letter + " WHERE outbox_table = $1", sql_.table_name)[0]
+      .as<int64_t>();
 }
 
 std::optional<int64_t> OutboxMonitor::SlotRetainedWal(pqxx::connection_base& conn, const std::string& slot) {

@@ -18,6 +18,8 @@ struct OutboxRow {
   std::optional<std::string> topic;
   std::string created_at;    ///< RFC 3339 UTC, "" when absent
   double created_epoch = 0;  ///< created_at as Unix seconds, 0 when absent
+  /// Permanent rejections earlier relays recorded in the row (0 when the table has no attempts column).
+  uint32_t attempts = 0;
   /// False for a WAL-message event (tail mode): no row to acknowledge.
   bool in_table = true;
   /// Tail mode: the stream transaction it came in (LsnTracker); 0 when polled.

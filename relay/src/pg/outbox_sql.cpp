@@ -1,5 +1,6 @@
 #include "pg/outbox_sql.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -18,22 +19,17 @@ std::string QuoteColumn(const std::string& name, const std::string& key) {
 
 namespace {
 
-// The payload column's SQL type: a payload of another type than bytea (text,
-// json, jsonb in Debezium-style tables) is sent as its UTF-8 text.
-std::string PayloadType(pqxx::connection_base& conn, const std::string& table, const std::string& column) {
+// The SQL type of `column` of `table`; "" when the table has no such column.
+std::string ColumnType(pqxx::connection_base& conn, const std::string& table, const std::string& column) {
   pqxx::nontransaction tx(conn);
   auto type = tx.exec_params(
       "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
       "WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped",
       table, column);
-  if (type.empty()) {
-    throw std::runtime_error("outbox table " + table + " has no column '" + column +
-                             "' (outbox.columns.payload); Hint: run `outbox-relay migrate` or fix the column mapping");
-  }
-  return type[0][0].as<std::string>();
+  return type.empty() ? "" : type[0][0].as<std::string>();
 }
 
-void BuildReads(const OutboxConfig& config, OutboxSql& sql) {
+void BuildReads(const OutboxConfig& config, const std::string& attempts, OutboxSql& sql) {
   const ColumnNames& c = config.columns;
   // An absent optional column (mapped to "") reads as NULL.
   auto optional = [](const std::string& name, const char* key) {
@@ -48,17 +44,21 @@ void BuildReads(const OutboxConfig& config, OutboxSql& sql) {
                     QuoteColumn(c.aggregate_type, "aggregate_type") + "::text, " +
                     QuoteColumn(c.aggregate_id, "aggregate_id") + "::text, " + optional(c.event_type, "event_type") +
                     ", " + sql.payload + ", " + optional(c.headers, "headers") + ", " + optional(c.topic, "topic") +
-                    ", " + created_text + ", " + created_epoch;
+                    ", " + created_text + ", " + created_epoch + ", " +
+                    (attempts.empty() ? std::string("0") : "coalesce(" + attempts + ", 0)::int");
   const std::string& s = sql.seq;
   // One statement, one snapshot: the rows and the xmin that proves gaps empty.
   // The two branches keep the index scan with LIMIT on a large backlog (an OR
   // would read every row above the high-water mark before sorting).
+  // Gaps are read as ranges (an index range probe each, in a LATERAL so the
+  // table's own column names win); the names lo/hi are the ranges' own.
   sql.poll =
       "SELECT x.xmin, r.* FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text) AS x(xmin) "
-      "LEFT JOIN LATERAL (SELECT * FROM ((SELECT " +
-      sql.select_list + " FROM " + sql.table + " WHERE " + s + " = ANY($2::bigint[])" + sql.unpublished +
-      ") UNION ALL (SELECT " + sql.select_list + " FROM " + sql.table + " WHERE " + s + " > $1" + sql.unpublished +
-      " ORDER BY " + s + " LIMIT $3)) AS u ORDER BY 1 LIMIT $3) AS r ON true";
+      "LEFT JOIN LATERAL (SELECT * FROM ((SELECT o.* FROM unnest($2::bigint[], $3::bigint[]) AS g(lo, hi), "
+      "LATERAL (SELECT " +
+      sql.select_list + " FROM " + sql.table + " WHERE " + s + " BETWEEN g.lo AND g.hi" + sql.unpublished +
+      ") AS o) UNION ALL (SELECT " + sql.select_list + " FROM " + sql.table + " WHERE " + s + " > $1" +
+      sql.unpublished + " ORDER BY " + s + " LIMIT $4)) AS u ORDER BY 1 LIMIT $4) AS r ON true";
   sql.unacknowledged = "SELECT " + s + " FROM " + sql.table + " WHERE " + s + " = ANY($1::bigint[])" + sql.unpublished;
   sql.backlog_count = "SELECT count(*) FROM " + sql.table + " WHERE true" + sql.unpublished;
   // Rows written by plain SQL may say 'infinity' ("cannot subtract infinite
@@ -70,7 +70,7 @@ void BuildReads(const OutboxConfig& config, OutboxSql& sql) {
                    " FROM " + sql.table + " WHERE true" + sql.unpublished + " ORDER BY " + s + " LIMIT 1";
 }
 
-void BuildWrites(const OutboxConfig& config, OutboxSql& sql) {
+void BuildWrites(const OutboxConfig& config, const std::string& attempts, OutboxSql& sql) {
   const ColumnNames& c = config.columns;
   const std::string& s = sql.seq;
   if (config.cleanup == Cleanup::kDelete) {
@@ -83,21 +83,27 @@ void BuildWrites(const OutboxConfig& config, OutboxSql& sql) {
                     pub + " < now() - make_interval(secs => $1) LIMIT $2)";
   }
   sql.delete_row = "DELETE FROM " + sql.table + " WHERE " + s + " = $1";
+  if (!attempts.empty()) {
+    sql.record_attempts = "UPDATE " + sql.table + " SET " + attempts + " = $2 WHERE " + s + " = $1";
+  }
 
   auto text_or = [](const std::string& col, const char* key, const char* fallback) {
     return col.empty() ? std::string(fallback) : "coalesce(" + QuoteColumn(col, key) + "::text, " + fallback + ")";
   };
+  // No ON CONFLICT: an event id that is already dead-lettered for this table
+  // fails the move, which rolls back and leaves the row where it is. Columns a
+  // hostile row left NULL become '' (the row is kept whole).
   sql.dead_letter_insert =
       "INSERT INTO " + sql.dead_letter +
-      " (seq, id, aggregate_type, aggregate_id, event_type, payload, headers, topic, created_at, reason, attempts) "
-      "SELECT " +
-      s + ", " + QuoteColumn(c.id, "id") + "::text::uuid, " + QuoteColumn(c.aggregate_type, "aggregate_type") +
-      "::text, " + QuoteColumn(c.aggregate_id, "aggregate_id") + "::text, " +
+      " (outbox_table, seq, id, aggregate_type, aggregate_id, event_type, payload, headers, topic, created_at, "
+      "reason, attempts) SELECT $4, " +
+      s + ", " + QuoteColumn(c.id, "id") + "::text::uuid, coalesce(" + QuoteColumn(c.aggregate_type, "aggregate_type") +
+      "::text, ''), coalesce(" + QuoteColumn(c.aggregate_id, "aggregate_id") + "::text, ''), " +
       text_or(c.event_type, "event_type", "''") + ", " + sql.payload + ", " +
-      (c.headers.empty() ? "'{}'::jsonb" : QuoteColumn(c.headers, "headers") + "::jsonb") + ", " +
+      (c.headers.empty() ? "'{}'::jsonb" : "coalesce(" + QuoteColumn(c.headers, "headers") + "::jsonb, '{}')") + ", " +
       (c.topic.empty() ? "NULL" : QuoteColumn(c.topic, "topic") + "::text") + ", " +
-      (c.created_at.empty() ? "now()" : QuoteColumn(c.created_at, "created_at")) + ", $2, $3 FROM " + sql.table +
-      " WHERE " + s + " = $1 ON CONFLICT DO NOTHING";
+      (c.created_at.empty() ? "now()" : "coalesce(" + QuoteColumn(c.created_at, "created_at") + ", now())") +
+      ", $2, $3 FROM " + sql.table + " WHERE " + s + " = $1";
 
   // The original seq, not a new one: the event must go out before the events
   // of its key that were held behind it. The relay reads the table from its
@@ -117,32 +123,45 @@ void BuildWrites(const OutboxConfig& config, OutboxSql& sql) {
   add(c.topic, "topic", "d.topic");
   add(c.created_at, "created_at", "d.created_at");
   sql.requeue = "INSERT INTO " + sql.table + " (" + cols + ") SELECT " + vals + " FROM " + sql.dead_letter +
-                " d WHERE d.id::text = $1";
+                " d WHERE d.id::text = $1 AND d.outbox_table = $2";
 }
 
 }  // namespace
 
 OutboxSql OutboxSql::Build(const OutboxConfig& config, pqxx::connection_base& conn) {
   OutboxSql sql;
-  const std::string schema = sdk::QuoteIdentifier(config.schema, "outbox.schema");
-  sql.table = schema + "." + sdk::QuoteIdentifier(config.table, "outbox.table");
-  sql.dead_letter = schema + ".dead_letter";
+  sql.table =
+      sdk::QuoteIdentifier(config.schema, "outbox.schema") + "." + sdk::QuoteIdentifier(config.table, "outbox.table");
+  sql.table_name = config.TableName();
+  sql.dead_letter = sdk::QuoteIdentifier(config.RelaySchema(), "outbox.relay_schema") + ".dead_letter";
   sql.seq = QuoteColumn(config.columns.seq, "seq");
-  sql.payload_type = PayloadType(conn, sql.table, config.columns.payload);
+  // A payload column of another type than bytea (text, json, jsonb in
+  // Debezium-style tables) is sent as its UTF-8 text.
+  sql.payload_type = ColumnType(conn, sql.table, config.columns.payload);
+  if (sql.payload_type.empty()) {
+    throw std::runtime_error("outbox table " + sql.table + " has no column '" + config.columns.payload +
+                             "' (outbox.columns.payload); Hint: run `outbox-relay migrate` or fix the column mapping");
+  }
   const std::string payload = QuoteColumn(config.columns.payload, "payload");
   sql.payload = sql.payload_type == "bytea" ? payload : "convert_to(" + payload + "::text, 'UTF8')";
   if (config.cleanup == Cleanup::kMark) {
     sql.unpublished = " AND " + QuoteColumn(config.columns.published_at, "published_at") + " IS NULL";
   }
-  BuildReads(config, sql);
-  BuildWrites(config, sql);
+  // The attempts column is optional: a table without it (Debezium-style)
+  // keeps the attempts in the relay's memory only.
+  std::string attempts;
+  if (!config.columns.attempts.empty() && !ColumnType(conn, sql.table, config.columns.attempts).empty()) {
+    attempts = QuoteColumn(config.columns.attempts, "attempts");
+  }
+  BuildReads(config, attempts, sql);
+  BuildWrites(config, attempts, sql);
   return sql;
 }
 
 OutboxRow ReadRow(const pqxx::row& row, int first) {
   OutboxRow r;
   r.seq = row[first].as<int64_t>();
-  r.id = row[first + 1].as<std::string>();
+  r.id = row[first + 1].as<std::string>(std::string());  // NULL: a bad row, refused by the Router
   r.aggregate_type = row[first + 2].as<std::string>(std::string());
   r.aggregate_id = row[first + 3].as<std::string>(std::string());
   r.event_type = row[first + 4].as<std::string>(std::string());
@@ -152,6 +171,7 @@ OutboxRow ReadRow(const pqxx::row& row, int first) {
   r.created_at = row[first + 8].as<std::string>(std::string());
   // strtod, not as<double>(): pqxx 6.4 parses doubles through an iostream.
   r.created_epoch = row[first + 9].is_null() ? 0.0 : std::strtod(row[first + 9].c_str(), nullptr);
+  r.attempts = static_cast<uint32_t>(std::max(0, row[first + 10].as<int>(0)));
   return r;
 }
 

@@ -20,16 +20,17 @@ std::string QuoteColumn(const std::string& name, const std::string& key);
 /// never spliced raw. The one place that knows the table's shape.
 struct OutboxSql {
   std::string table;         ///< "schema"."table"
-  std::string dead_letter;   ///< "schema".dead_letter
+  std::string table_name;    ///< schema.table, unquoted: the table's identity in the dead-letter table
+  std::string dead_letter;   ///< "relay schema".dead_letter
   std::string select_list;   ///< the columns of an OutboxRow, in ReadRow() order
   std::string seq;           ///< quoted seq column
   std::string unpublished;   ///< " AND published_at IS NULL" in mark mode, else ""
   std::string payload;       ///< the payload as bytea (converted from text/json types)
   std::string payload_type;  ///< the payload column's SQL type, e.g. "bytea", "jsonb"
 
-  /// $1 after (bigint), $2 gap points (bigint[]), $3 limit: the snapshot's
-  /// xmin, then up to $3 rows with seq > $1 or in $2, ascending; one row of
-  /// NULLs after the xmin when none.
+  /// $1 after (bigint), $2 gap lows and $3 gap highs (bigint[]), $4 limit:
+  /// the snapshot's xmin, then up to $4 rows with seq > $1 or in a gap range,
+  /// ascending; one row of NULLs after the xmin when none.
   std::string poll;
   /// $1 seqs (bigint[]): delete them, or set published_at (cleanup = "mark").
   std::string ack;
@@ -41,11 +42,15 @@ struct OutboxSql {
   std::string backlog_count;
   /// Age in seconds of the oldest unpublished row (NULL without created_at); no row when none.
   std::string oldest_age;
-  /// $1 seq, $2 reason, $3 attempts: copies row $1 into the dead-letter table.
+  /// $1 seq, $2 reason, $3 attempts, $4 table_name: copies row $1 into the
+  /// dead-letter table; fails on a conflicting event id (no row is lost).
   std::string dead_letter_insert;
+  /// $1 seq, $2 attempts: records the attempts in the row; empty without an attempts column.
+  std::string record_attempts;
   /// $1 seq: deletes row $1 from the outbox.
   std::string delete_row;
-  /// $1 event id (text): copies a dead-lettered event back into the outbox with its seq and id.
+  /// $1 event id (text), $2 table_name: copies a dead-lettered event back into
+  /// the outbox with its seq and id.
   std::string requeue;
 
   static OutboxSql Build(const OutboxConfig& config, pqxx::connection_base& conn);

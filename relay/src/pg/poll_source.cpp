@@ -11,13 +11,6 @@
 #include "pg/pg_connect.hpp"
 
 namespace outbox::relay {
-namespace {
-
-// Beyond this many gap values a poll reads from the lowest gap and filters
-// instead of listing them (typical: a handful of in-progress writers).
-constexpr size_t kMaxListedGaps = 2000;
-
-}  // namespace
 
 class PollSource::WakeReceiver : public pqxx::notification_receiver {
  public:
@@ -69,14 +62,16 @@ void PollSource::Disconnect() noexcept {
 
 std::vector<int> PollSource::WaitFds(bool) const { return {conn_ ? conn_->sock() : -1}; }
 
-SourceSignals PollSource::TakeSignals() {
+SourceSignals PollSource::TakeSignals(bool socket_ready) {
   SourceSignals s;
   if (!conn_) return s;
-  try {
-    conn_->get_notifs();
-  } catch (const pqxx::broken_connection&) {
-    Disconnect();
-    return s;
+  if (socket_ready) {
+    try {
+      conn_->get_notifs();
+    } catch (const pqxx::broken_connection&) {
+      Disconnect();
+      return s;
+    }
   }
   s.wake = receiver_->woke;
   s.dead_letter_changed = receiver_->dead_letter_changed;
@@ -86,15 +81,16 @@ SourceSignals PollSource::TakeSignals() {
 
 std::string PollSource::ProgressNote() const { return "gaps=" + std::to_string(tracker_.gap_points()); }
 
-std::vector<OutboxRow> PollSource::Read(size_t max, size_t outstanding) {
+std::vector<OutboxRow> PollSource::Read(size_t max, size_t /*outstanding*/) {
   try {
     BindGaps();
-    const GapTracker::Query q = tracker_.NextQuery(kMaxListedGaps);
-    const size_t limit = q.filter ? max + outstanding : max;
+    const GapTracker::Query q = tracker_.NextQuery();
+    const size_t limit = max;
     pqxx::result res;
     {
       pqxx::nontransaction tx(*conn_);
-      res = tx.exec_prepared("outbox_poll", q.after, BigintArray(q.points), static_cast<int64_t>(limit));
+      res = tx.exec_prepared("outbox_poll", q.after, BigintArray(q.lows), BigintArray(q.highs),
+                             static_cast<int64_t>(limit));
     }
     const uint64_t xmin = res[0][0].as<uint64_t>();
     std::vector<OutboxRow> rows;
@@ -120,6 +116,9 @@ std::vector<OutboxRow> PollSource::Read(size_t max, size_t outstanding) {
       BindGaps();
     } catch (const std::exception&) {
     }
+    // A NOTIFY that came during these queries was read by libpq with their
+    // results; the socket will not say so. Deliver it now (TakeSignals).
+    conn_->get_notifs();
     return out;
   } catch (const pqxx::broken_connection&) {
     Disconnect();  // reconnecting resyncs

@@ -39,7 +39,7 @@ class PollSource : public Source {
   /// Forgets the read position: the next Read starts from the table's first row.
   void Rewind() override { tracker_.Reset(); }
   std::vector<int> WaitFds(bool want_events) const override;
-  SourceSignals TakeSignals() override;
+  SourceSignals TakeSignals(bool socket_ready) override;
   std::string ProgressNote() const override;
 
   /// True if the last Read returned every row its snapshot showed (not cut

@@ -62,7 +62,12 @@ OutboxRow TailRowMapper::Map(const PgRelation& rel, const std::vector<std::optio
   auto text = [&](int i) -> std::string { return i < 0 || !values[i] ? std::string() : *values[i]; };
   const ColumnNames& c = config_.columns;
   OutboxRow r;
-  r.seq = std::stoll(text(find(c.seq, "seq")));
+  const std::string seq = text(find(c.seq, "seq"));
+  if (seq.empty()) {
+    throw std::runtime_error("outbox table " + rel.schema + "." + rel.name + ": a row with a NULL " + c.seq +
+                             " (outbox.columns.seq); Hint: give the column NOT NULL and its default");
+  }
+  r.seq = std::stoll(seq);
   r.id = text(find(c.id, "id"));
   r.aggregate_type = text(find(c.aggregate_type, "aggregate_type"));
   r.aggregate_id = text(find(c.aggregate_id, "aggregate_id"));
@@ -72,6 +77,12 @@ OutboxRow TailRowMapper::Map(const PgRelation& rel, const std::vector<std::optio
   r.headers_json = text(find(c.headers, "headers"));
   const int t = find(c.topic, "topic");
   if (t >= 0 && values[t]) r.topic = *values[t];
+  // The attempts column is optional even when mapped (a table may lack it).
+  if (!c.attempts.empty()) {
+    for (size_t i = 0; i < rel.columns.size() && i < values.size(); ++i) {
+      if (rel.columns[i] == c.attempts && values[i]) r.attempts = static_cast<uint32_t>(std::stoul(*values[i]));
+    }
+  }
   const int ca = find(c.created_at, "created_at");
   if (ca >= 0 && values[ca] && !NormalizeTimestamp(*values[ca], &r.created_at, &r.created_epoch)) {
     r.created_at = *values[ca];  // infinity and the like: as the server wrote it

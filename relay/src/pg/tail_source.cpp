@@ -142,9 +142,9 @@ std::vector<int> TailSource::WaitFds(bool want_events) const {
   return fds;
 }
 
-SourceSignals TailSource::TakeSignals() {
-  SourceSignals s = poll_.TakeSignals();
-  if (stream_.open()) s.wake = true;
+SourceSignals TailSource::TakeSignals(bool socket_ready) {
+  SourceSignals s = poll_.TakeSignals(socket_ready);
+  if (socket_ready && stream_.open()) s.wake = true;
   return s;
 }
 

@@ -43,7 +43,7 @@ class TailSource : public Source {
   void Pause() noexcept override { StopStream(); }
   void Tick(Clock::time_point now) override;
   std::vector<int> WaitFds(bool want_events) const override;
-  SourceSignals TakeSignals() override;
+  SourceSignals TakeSignals(bool socket_ready) override;
   uint64_t confirmed_lsn() const override { return lsn_.confirmed(); }
   std::string ProgressNote() const override;
 

@@ -1,5 +1,7 @@
 #include "pipeline/dead_letters.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "config/config.hpp"
@@ -7,6 +9,16 @@
 #include "util/text.hpp"
 
 namespace outbox::relay {
+namespace {
+
+using std::chrono::milliseconds;
+
+milliseconds RetryDelay(uint32_t attempt) {
+  const int shift = static_cast<int>(std::min<uint32_t>(attempt, 7)) - 1;
+  return std::min(milliseconds(500) * (1 << std::max(shift, 0)), milliseconds(30000));
+}
+
+}  // namespace
 
 DeadLetters::DeadLetters(const Config& config, RelayStats& stats)
     : config_(config), stats_(stats), holds_(config.dead_letter.max_attempts, config.dead_letter.hold_key) {}
@@ -16,37 +28,88 @@ bool DeadLetters::Admit(const OutboxRow& row) {
 }
 
 bool DeadLetters::Delivered(const OutboxRow& row) {
+  if (!suspects_.empty()) suspects_.erase(row.id);
   return holds_.Delivered(KeyHolds::Key(row.aggregate_type, row.aggregate_id), row.id);
 }
 
-void DeadLetters::Rejected(const OutboxRow& row, const std::string& reason) {
+void DeadLetters::Suspected(const OutboxRow& row) { suspects_.insert(row.id); }
+
+void DeadLetters::Rejected(const OutboxRow& row, const std::string& reason, Clock::time_point now) {
+  suspects_.erase(row.id);
   const std::string key = KeyHolds::Key(row.aggregate_type, row.aggregate_id);
-  const KeyHolds::Rejection r = holds_.Rejected(key, row.id, 0);
+  const KeyHolds::Rejection r = holds_.Rejected(key, row.id, row.attempts);
+  if (row.in_table && row.seq != 0) attempts_.emplace_back(row.seq, r.attempts);
   if (r.dead_letter) {
-    pending_.push_back(Move{row.seq, row.id, key, reason, r.attempts});
-  } else {
-    spdlog::warn("kafka: event seq={} rejected ({}), attempt {} of {}", row.seq, reason, r.attempts,
-                 config_.dead_letter.max_attempts);
+    for (const Move& m : moves_) {
+      if (m.event_id == row.id) return;  // already waiting to be moved
+    }
+    moves_.push_back(Move{row.seq, row.id, key, reason, r.attempts, now, false});
+    return;
   }
+  const Clock::time_point at = now + RetryDelay(r.attempts);
+  retry_ = retry_ ? std::min(*retry_, at) : at;
+  spdlog::warn("kafka: event seq={} rejected ({}), attempt {} of {}; retried in {} ms", row.seq, reason, r.attempts,
+               config_.dead_letter.max_attempts, RetryDelay(r.attempts).count());
 }
 
-bool DeadLetters::Sync(AckStore& store) { return MovePending(store) && Reload(store); }
+std::optional<Clock::time_point> DeadLetters::due() const {
+  std::optional<Clock::time_point> at = retry_;
+  for (const Move& m : moves_) at = at ? std::min(*at, m.not_before) : m.not_before;
+  return at;
+}
 
-bool DeadLetters::MovePending(AckStore& store) {
-  if (pending_.empty()) return true;
-  if (!store.connected()) return false;
-  try {
-    for (auto it = pending_.begin(); it != pending_.end(); it = pending_.erase(it)) {
-      if (!store.MoveToDeadLetter(it->seq, it->reason, it->attempts)) continue;
-      holds_.DeadLettered(it->key, it->event_id);
-      stats_.dead_lettered++;
-      spdlog::error("dead-letter: event seq={} moved to {}.dead_letter after {} attempts: {}{}", it->seq,
-                    config_.outbox.schema, it->attempts, it->reason,
-                    config_.dead_letter.hold_key ? "; later events of its key are held" : "");
+void DeadLetters::NewPass() {
+  holds_.NewPass();
+  retry_.reset();
+}
+
+bool DeadLetters::Sync(AckStore& store, Clock::time_point now) {
+  if (!attempts_.empty() && store.connected()) {
+    try {
+      store.RecordAttempts(attempts_);
+    } catch (const std::exception& e) {
+      if (!store.connected()) return false;
+      spdlog::warn("postgres: cannot record attempts in the outbox ({}); they are kept in memory", OneLine(e.what()));
     }
-  } catch (const std::exception& e) {
-    spdlog::warn("postgres: cannot move an event to the dead-letter table ({}); retrying", OneLine(e.what()));
-    return false;
+    attempts_.clear();
+  }
+  return MovePending(store, now) && Reload(store);
+}
+
+bool DeadLetters::MovePending(AckStore& store, Clock::time_point now) {
+  if (moves_.empty()) return true;
+  if (!store.connected()) return false;
+  for (auto it = moves_.begin(); it != moves_.end();) {
+    if (now < it->not_before) {
+      ++it;
+      continue;
+    }
+    try {
+      if (store.MoveToDeadLetter(it->seq, it->reason, it->attempts)) {
+        holds_.DeadLettered(it->key, it->event_id);
+        stats_.dead_lettered++;
+        spdlog::error("dead-letter: event seq={} moved to the dead-letter table after {} attempts: {}{}", it->seq,
+                      it->attempts, it->reason,
+                      config_.dead_letter.hold_key ? "; later events of its key are held" : "");
+      } else {
+        holds_.Forget(it->key, it->event_id);  // its row is gone (removed by an operator)
+      }
+      it = moves_.erase(it);
+    } catch (const std::exception& e) {
+      // The row stays in the outbox and its key stays held; only this key
+      // waits. Postgres down: the whole resync waits for the reconnect.
+      if (!store.connected()) return false;
+      stats_.dead_letter_failures++;
+      if (!it->logged_failure) {
+        spdlog::error(
+            "dead-letter: cannot move event seq={} ({}); it stays in the outbox, its key held; retrying "
+            "every 30 s",
+            it->seq, OneLine(e.what()));
+        it->logged_failure = true;
+      }
+      it->not_before = now + std::chrono::seconds(30);
+      ++it;
+    }
   }
   return true;
 }

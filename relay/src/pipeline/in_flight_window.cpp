@@ -24,7 +24,7 @@ size_t InFlightWindow::room() const {
 DeliveryToken InFlightWindow::Add(OutboxRow row) {
   if (room() == 0) throw std::logic_error("InFlightWindow::Add: the window is full");
   const DeliveryToken token{next_token_++};
-  entries_.push_back(Entry{token, State::kQueued, false, std::move(row)});
+  entries_.push_back(Entry{token, State::kQueued, false, 0, std::move(row)});
   ++live_;
   return token;
 }

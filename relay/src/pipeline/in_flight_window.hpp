@@ -27,7 +27,8 @@ class InFlightWindow {
     /// An earlier event of its key failed while this one was in flight: it
     /// must not be acknowledged (its row stays and is read again after it).
     bool behind_failure = false;
-    OutboxRow row;  ///< payload, headers and topic are dropped once sent
+    uint64_t key_hash = 0;  ///< KeyFlights::KeyHash, set when sent
+    OutboxRow row;          ///< payload, headers and topic are dropped once sent
   };
 
   /// `capacity`: at most this many events at once (source.max_in_flight).

@@ -25,7 +25,7 @@ bool KeyHolds::Admit(const std::string& key, const std::string& event_id) {
   Head& head = it->second;
   if (head.event_id == event_id) {
     head.met = true;
-    return true;
+    return !head.exhausted;
   }
   // Read before the head in this pass: earlier in commit order, so it goes first.
   return !head.met;
@@ -41,7 +41,9 @@ KeyHolds::Rejection KeyHolds::Rejected(const std::string& key, const std::string
   }
   uint32_t& attempts = attempts_[event_id];
   attempts = std::max(attempts, recorded_attempts) + 1;
-  return Rejection{attempts, attempts >= max_attempts_};
+  const Rejection r{attempts, attempts >= max_attempts_};
+  if (r.dead_letter && hold_key_) heads_[key].exhausted = true;
+  return r;
 }
 
 bool KeyHolds::Delivered(const std::string& key, const std::string& event_id) {
@@ -58,6 +60,12 @@ void KeyHolds::DeadLettered(const std::string& key, const std::string& event_id)
   const auto it = heads_.find(key);
   if (it != heads_.end() && it->second.event_id == event_id) heads_.erase(it);
   if (hold_key_) dead_lettered_.insert(key);
+}
+
+void KeyHolds::Forget(const std::string& key, const std::string& event_id) {
+  attempts_.erase(event_id);
+  const auto it = heads_.find(key);
+  if (it != heads_.end() && it->second.event_id == event_id) heads_.erase(it);
 }
 
 void KeyHolds::SetDeadLettered(std::unordered_set<std::string> keys) { dead_lettered_ = std::move(keys); }

@@ -47,6 +47,8 @@ class KeyHolds {
 
   /// The head of `key` (event `event_id`) is now in the dead-letter table.
   void DeadLettered(const std::string& key, const std::string& event_id);
+  /// The head of `key` is gone (its row was removed): the key is released.
+  void Forget(const std::string& key, const std::string& event_id);
 
   /// The keys the dead-letter table holds now (at start, and after the
   /// operator changed it). Keys being retried stay held.
@@ -62,7 +64,8 @@ class KeyHolds {
  private:
   struct Head {
     std::string event_id;
-    bool met = false;  // the head was met in this read pass: what follows waits
+    bool met = false;        // the head was met in this read pass: what follows waits
+    bool exhausted = false;  // out of attempts: the head itself waits (for its move)
   };
   uint32_t max_attempts_;
   bool hold_key_;

@@ -20,7 +20,6 @@ using std::chrono::milliseconds;
 
 Relay::Relay(Config config, const StageFactory& factory)
     : config_(std::move(config)),
-      router_(config_),
       stages_(factory(config_)),
       source_(*stages_.source),
       publisher_(*stages_.publisher),
@@ -29,6 +28,7 @@ Relay::Relay(Config config, const StageFactory& factory)
       window_(config_.source.max_in_flight),
       acks_pending_(config_.source.ack_batch_size, config_.source.ack_interval),
       dead_letters_(config_, stats_),
+      dispatcher_(config_, stats_, window_, publisher_, source_, dead_letters_, acks_pending_),
       connector_(config_.outbox.schema + "." + config_.outbox.table, config_.postgres.reconnect_backoff_max) {
   if (pipe2(stop_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
 }
@@ -70,15 +70,22 @@ void Relay::Step(Clock::time_point now) {
     source_.Pause();
   }
   if (inject_fatal_.exchange(false)) publisher_.InjectFatalError("injected by a test");
-  CollectReports(0);
+  Apply(dispatcher_.Collect(0, now));
   FlushAcks(false);
   MaybeFinishResync(now);
+  if (const auto due = dead_letters_.due(); !resync_ && due && now >= *due) {
+    resync_backoff_ = milliseconds(0);  // a held event's retry (or its move) is due: read it again
+    EnterResync("retrying held events");
+  }
   if (!resync_ && source_.connected()) {
-    ProduceQueued();
+    Apply(dispatcher_.Produce(now));
     // Nothing read can be recorded while the ack session is down: the window
     // would only fill up. Reading resumes after the reconnect's resync.
     if (acks_.connected()) ReadSource(now);
   }
+  // A notification that arrived while a query ran on the source's session
+  // was taken in by that query: the socket will not wake the wait for it.
+  ApplySignals(source_.TakeSignals(/*socket_ready=*/false));
   try {
     source_.Tick(now);
   } catch (const pqxx::broken_connection& e) {
@@ -88,10 +95,26 @@ void Relay::Step(Clock::time_point now) {
   housekeeping_.Run(now, View());
 }
 
+void Relay::Apply(const Dispatcher::Outcome& o) {
+  if (o.released_key) {
+    resync_backoff_ = milliseconds(0);  // what waited behind the key's head is read again at once
+    EnterResync("a held key was released");
+  }
+  if (o.resync != nullptr) EnterResync(o.resync);
+}
+
+void Relay::ApplySignals(const SourceSignals& s) {
+  if (s.wake) wake_ = true;
+  if (s.dead_letter_changed) {
+    resync_backoff_ = milliseconds(0);
+    EnterResync("the dead-letter table changed");
+  }
+}
+
 PipelineView Relay::View() const {
   PipelineView v;
   v.in_flight = window_.sent();
-  v.held = held_this_pass_;
+  v.held = dispatcher_.held_this_pass();
   v.held_keys = dead_letters_.holds().held_keys();
   v.pg_connected = source_.connected() && acks_.connected();
   return v;
@@ -101,7 +124,7 @@ void Relay::EnsureConnected(Clock::time_point now, bool first) {
   if (connector_.Ensure(now, source_, acks_) != Connector::Result::kConnected) return;
   wake_ = true;
   if (first) {
-    if (!dead_letters_.Sync(acks_)) throw std::runtime_error("cannot read the dead-letter table");
+    if (!dead_letters_.Sync(acks_, now)) throw std::runtime_error("cannot read the dead-letter table");
     return;
   }
   stats_.pg_reconnects++;
@@ -139,106 +162,12 @@ void Relay::ReadSource(Clock::time_point now) {
     if (!rows.empty()) stats_.batch_rows.Observe(static_cast<double>(rows.size()));
     const bool full = rows.size() >= config_.source.batch_size;
     for (auto& r : rows) window_.Add(std::move(r));
-    ProduceQueued();
-    CollectReports(0);
+    Apply(dispatcher_.Produce(now));
+    Apply(dispatcher_.Collect(0, now));
     FlushAcks(false);
     if (!full || resync_) return;
     wake_ = true;  // more may be waiting
   }
-}
-
-void Relay::ReleaseHeld(InFlightWindow::Entry& entry) {
-  // Behind a held event of its key: stays in the outbox until that event is
-  // published, requeued or skipped. Tail mode: the next catch-up finds the row
-  // in the table, so the stream may confirm past it.
-  ++held_this_pass_;
-  const bool in_table = entry.row.in_table;
-  const uint64_t txn = entry.row.txn;
-  window_.Release(entry);
-  if (in_table) source_.Released({txn});
-}
-
-void Relay::ProduceQueued() {
-  while (!resync_) {
-    InFlightWindow::Entry* e = window_.NextQueued();
-    if (e == nullptr) return;
-    if (!dead_letters_.Admit(e->row)) {
-      ReleaseHeld(*e);
-      continue;
-    }
-    DeliveryReport r;
-    try {
-      r = publisher_.Produce(router_.Route(e->row), e->token);
-    } catch (const std::invalid_argument& ex) {
-      r = DeliveryReport{e->token, DeliveryStatus::kPermanent, std::string("bad row: ") + OneLine(ex.what())};
-    }
-    if (r.status == DeliveryStatus::kRetriable) return;  // local queue full: retry after reports
-    window_.MarkSent(*e);
-    if (r.status != DeliveryStatus::kOk) HandleReport(r);  // a synchronous failure is handled like a report
-  }
-}
-
-void Relay::CollectReports(int timeout_ms) {
-  reports_.clear();
-  const bool rebuilt = publisher_.Poll(timeout_ms, reports_);
-  for (const auto& r : reports_) HandleReport(r);
-  if (!rebuilt) return;
-  // The old producer is gone with every record it had not reported: they may
-  // or may not have been written, and are read and published again.
-  std::vector<DeliveryToken> lost;
-  window_.ForEachHandedOver(DeliveryToken{0}, [&](InFlightWindow::Entry& e) {
-    if (e.state == InFlightWindow::State::kSent) lost.push_back(e.token);
-  });
-  for (DeliveryToken t : lost) {
-    if (InFlightWindow::Entry* e = window_.Find(t)) window_.Release(*e);
-  }
-  stats_.producer_rebuilds++;
-  EnterResync("producer rebuilt");
-}
-
-void Relay::HandleReport(const DeliveryReport& r) {
-  InFlightWindow::Entry* e = window_.Find(r.token);
-  if (e == nullptr || e->state != InFlightWindow::State::kSent) return;
-  if (r.status == DeliveryStatus::kOk) {
-    stats_.published++;
-    if (e->behind_failure) {
-      // Written, but behind a failed event of its key: not acknowledged, so
-      // it is published again after that one.
-      window_.Release(*e);
-      return;
-    }
-    window_.MarkDelivered(*e);
-    acks_pending_.Add(r.token, now_);
-    stats_.published_by_topic.Add(r.topic);
-    if (e->row.created_epoch > 0) {
-      stats_.commit_to_ack_seconds.Observe(
-          std::max(0.0, static_cast<double>(UnixMillis()) / 1000.0 - e->row.created_epoch));
-    }
-    if (dead_letters_.Delivered(e->row)) {
-      // The head of a held key went through: what waited behind it is read again.
-      resync_backoff_ = milliseconds(0);
-      EnterResync("a held key was released");
-    }
-    return;
-  }
-  stats_.errors_by_reason.Add(r.error_name.empty() ? "bad_row" : r.error_name);
-  (r.status == DeliveryStatus::kPermanent ? stats_.failed_permanent : stats_.failed_retriable)++;
-  if (!resync_) {
-    spdlog::warn("kafka: event seq={} not delivered ({}: {}); it stays in the outbox and is published again",
-                 e->row.seq, ToString(r.status), r.error);
-  }
-  if (r.status == DeliveryStatus::kPermanent) dead_letters_.Rejected(e->row, r.error);
-  // Later events of the key already handed over must not be acknowledged
-  // ahead of this one: their rows stay too, and are read again after it.
-  window_.ForEachHandedOver(e->token, [&](InFlightWindow::Entry& later) {
-    if (later.row.aggregate_id == e->row.aggregate_id && later.row.aggregate_type == e->row.aggregate_type) {
-      later.behind_failure = true;
-    }
-  });
-  // The event leaves the window unacknowledged: its row stays and is read
-  // again, and the source is not told (tail mode keeps its LSN unconfirmed).
-  window_.Release(*e);
-  EnterResync("delivery failed");
 }
 
 void Relay::EnterResync(const char* why) {
@@ -254,10 +183,12 @@ void Relay::EnterResync(const char* why) {
 void Relay::MaybeFinishResync(Clock::time_point now) {
   if (!resync_ || window_.sent() > 0 || now < resync_at_) return;
   // Postgres unreachable: try again next round.
-  if (!FlushAcks(true) || !dead_letters_.Sync(acks_)) return;
+  if (!FlushAcks(true)) return;
+  dispatcher_.Resolve(now);
+  if (!dead_letters_.Sync(acks_, now)) return;
   source_.Rewind();
   dead_letters_.NewPass();
-  held_this_pass_ = 0;
+  dispatcher_.NewPass();
   resync_ = false;
   wake_ = true;
   stats_.resyncs++;
@@ -290,13 +221,7 @@ void Relay::Wait(Clock::time_point now) {
   for (size_t i = 2; n > 0 && i < fds.size(); ++i) {
     source_ready |= fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) != 0;
   }
-  if (!source_ready) return;
-  const SourceSignals s = source_.TakeSignals();
-  if (s.wake) wake_ = true;
-  if (s.dead_letter_changed) {
-    resync_backoff_ = milliseconds(0);
-    EnterResync("the dead-letter table changed");
-  }
+  if (source_ready) ApplySignals(source_.TakeSignals(/*socket_ready=*/true));
 }
 
 void Relay::Drain() {
@@ -306,7 +231,7 @@ void Relay::Drain() {
   window_.DropQueued();
   while (window_.sent() > 0 && (now_ = Clock::now()) < deadline) {
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
-    CollectReports(static_cast<int>(std::clamp<int64_t>(left, 0, 100)));
+    dispatcher_.Collect(static_cast<int>(std::clamp<int64_t>(left, 0, 100)), now_);
   }
   while (!acks_pending_.empty() && Clock::now() < deadline + milliseconds(5000)) {
     if (!acks_.connected()) {

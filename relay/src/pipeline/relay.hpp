@@ -13,9 +13,9 @@
 #include "pipeline/ack_batcher.hpp"
 #include "pipeline/connector.hpp"
 #include "pipeline/dead_letters.hpp"
+#include "pipeline/dispatcher.hpp"
 #include "pipeline/housekeeping.hpp"
 #include "pipeline/in_flight_window.hpp"
-#include "pipeline/routing.hpp"
 #include "pipeline/stages.hpp"
 #include "pipeline/stats.hpp"
 
@@ -79,20 +79,17 @@ class Relay {
 
  private:
   void EnsureConnected(Clock::time_point now, bool first);
-  void CollectReports(int timeout_ms);
-  void HandleReport(const DeliveryReport& report);
-  void ProduceQueued();
+  void Apply(const Dispatcher::Outcome& outcome);
+  void ApplySignals(const SourceSignals& signals);
   void ReadSource(Clock::time_point now);
   bool FlushAcks(bool force);
   void EnterResync(const char* why);
   void MaybeFinishResync(Clock::time_point now);
-  void ReleaseHeld(InFlightWindow::Entry& entry);
   void Wait(Clock::time_point now);
   PipelineView View() const;
 
   Config config_;
   RelayStats stats_;
-  Router router_;
   Stages stages_;
   Source& source_;
   Publisher& publisher_;
@@ -101,9 +98,8 @@ class Relay {
   InFlightWindow window_;
   AckBatcher acks_pending_;  // delivered, not yet recorded in Postgres
   DeadLetters dead_letters_;
+  Dispatcher dispatcher_;
   Connector connector_;
-  std::vector<DeliveryReport> reports_;
-  int64_t held_this_pass_ = 0;  // events left in the table behind a held key
 
   Clock::time_point now_{};  // the current round's time (Step's clock)
   bool wake_ = true;

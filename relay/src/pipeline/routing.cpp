@@ -29,7 +29,19 @@ std::string Router::TopicFor(const OutboxRow& row) const {
   return has_placeholder_ ? prefix_ + row.aggregate_type + suffix_ : prefix_;
 }
 
-KafkaRecord Router::Route(const OutboxRow& row) const {
+bool Router::Reserved(const std::string& name) {
+  return name == "event_id" || name == "event_type" || name == "aggregate_type" || name == "aggregate_id" ||
+         name == "created_at";
+}
+
+KafkaRecord Router::Route(const OutboxRow& row, std::vector<std::string>* dropped) const {
+  if (row.id.empty()) throw std::invalid_argument("the row has no event id (outbox.columns.id is NULL)");
+  if (row.aggregate_type.empty()) {
+    throw std::invalid_argument("the row has no aggregate type (outbox.columns.aggregate_type is NULL or empty)");
+  }
+  if (row.aggregate_id.empty()) {
+    throw std::invalid_argument("the row has no key (outbox.columns.aggregate_id is NULL or empty)");
+  }
   KafkaRecord rec;
   rec.topic = TopicFor(row);
   rec.key = row.aggregate_id;
@@ -45,6 +57,12 @@ KafkaRecord Router::Route(const OutboxRow& row) const {
     nlohmann::json h = nlohmann::json::parse(row.headers_json, nullptr, /*allow_exceptions=*/false);
     if (!h.is_object()) throw std::invalid_argument("headers column is not a JSON object");
     for (const auto& [name, value] : h.items()) {
+      // The dedup key and the event's identity belong to the relay: a row
+      // cannot add a second event_id for consumers to read instead.
+      if (Reserved(name)) {
+        if (dropped != nullptr) dropped->push_back(name);
+        continue;
+      }
       rec.headers.emplace_back(name, value.is_string() ? value.get<std::string>() : value.dump());
     }
   }

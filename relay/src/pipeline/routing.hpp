@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "kafka/record.hpp"
 #include "pg/outbox_row.hpp"
@@ -21,9 +22,16 @@ class Router {
   /// kafka.topic_template, plus the CloudEvents headers when kafka.headers_format = "cloudevents".
   explicit Router(const Config& config);
 
-  /// Throws std::invalid_argument (a permanent, per-row error) when the row's
-  /// headers column is not a JSON object, or the row cannot be a CloudEvent.
-  KafkaRecord Route(const OutboxRow& row) const;
+  /// Throws std::invalid_argument (a permanent, per-row error) when the row
+  /// cannot become a record: its headers column is not a JSON object, its
+  /// aggregate type or id is empty (NULL), its id is missing, or it cannot be
+  /// a CloudEvent. A row header with one of the relay's own names (event_id,
+  /// event_type, aggregate_type, aggregate_id, created_at) is left out; its
+  /// name goes to `dropped` when given.
+  KafkaRecord Route(const OutboxRow& row, std::vector<std::string>* dropped = nullptr) const;
+
+  /// The header names the relay owns: a row cannot set them.
+  static bool Reserved(const std::string& name);
 
   std::string TopicFor(const OutboxRow& row) const;
 

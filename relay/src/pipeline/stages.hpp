@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "kafka/record.hpp"
@@ -77,8 +78,10 @@ class Source {
   /// only bring events count too.
   virtual std::vector<int> WaitFds(bool want_events) const = 0;
 
-  /// Call after a wait in which one of WaitFds() became readable.
-  virtual SourceSignals TakeSignals() = 0;
+  /// What arrived since the last call. `socket_ready`: one of WaitFds()
+  /// became readable (read it); false: report only what earlier reads on the
+  /// source's sessions took in (a notification arriving during a query).
+  virtual SourceSignals TakeSignals(bool socket_ready) = 0;
 
   /// Tail mode's confirmed LSN (0 in poll mode), for gauges.
   virtual uint64_t confirmed_lsn() const { return 0; }
@@ -137,6 +140,11 @@ class AckStore {
   /// Moves row `seq` to the dead-letter table with `reason`, all or nothing.
   /// Returns false when the row is no longer in the outbox.
   virtual bool MoveToDeadLetter(int64_t seq, const std::string& reason, uint32_t attempts) = 0;
+
+  /// Records in the rows how many permanent rejections each event has had
+  /// (seq, attempts), so a relay that takes over does not start counting
+  /// again. A no-op for a table without an attempts column.
+  virtual void RecordAttempts(const std::vector<std::pair<int64_t, uint32_t>>& attempts) = 0;
 
   /// KeyHolds::Key of every dead-lettered event.
   virtual std::unordered_set<std::string> DeadLetteredKeys() = 0;

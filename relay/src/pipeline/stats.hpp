@@ -44,15 +44,17 @@ class LabeledCounter {
 /// Counters of one relay process, updated by the pipeline thread and readable
 /// from any thread (progress log, metrics endpoint).
 struct RelayStats {
-  std::atomic<uint64_t> read{0};               ///< rows read from the source
-  std::atomic<uint64_t> published{0};          ///< delivery reports that succeeded
-  std::atomic<uint64_t> acked{0};              ///< rows acknowledged in Postgres
-  std::atomic<uint64_t> failed_retriable{0};   ///< deliveries that failed and will be retried
-  std::atomic<uint64_t> failed_permanent{0};   ///< deliveries the broker rejected for good
-  std::atomic<uint64_t> dead_lettered{0};      ///< events moved to the dead-letter table
-  std::atomic<int64_t> held{0};                ///< events held behind a dead-lettered event of their key
-  std::atomic<uint64_t> resyncs{0};            ///< times the source restarted from the table's start
-  std::atomic<uint64_t> producer_rebuilds{0};  ///< producers rebuilt after a fatal error
+  std::atomic<uint64_t> read{0};                  ///< rows read from the source
+  std::atomic<uint64_t> published{0};             ///< delivery reports that succeeded
+  std::atomic<uint64_t> acked{0};                 ///< rows acknowledged in Postgres
+  std::atomic<uint64_t> failed_retriable{0};      ///< deliveries that failed and will be retried
+  std::atomic<uint64_t> failed_permanent{0};      ///< deliveries the broker rejected for good
+  std::atomic<uint64_t> dead_lettered{0};         ///< events moved to the dead-letter table
+  std::atomic<uint64_t> dead_letter_failures{0};  ///< moves to the dead-letter table that failed (row kept, key held)
+  std::atomic<uint64_t> reserved_headers_dropped{0};  ///< row headers dropped for using a name the relay owns
+  std::atomic<int64_t> held{0};                       ///< events held behind a dead-lettered event of their key
+  std::atomic<uint64_t> resyncs{0};                   ///< times the source restarted from the table's start
+  std::atomic<uint64_t> producer_rebuilds{0};         ///< producers rebuilt after a fatal error
   std::atomic<uint64_t> pg_reconnects{0};
   std::atomic<uint64_t> polls{0};
   std::atomic<int64_t> in_flight{0};

@@ -1,0 +1,173 @@
+#include "pipeline/dispatcher.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "config/config.hpp"
+#include "pipeline/stats.hpp"
+#include "util/clock.hpp"
+#include "util/text.hpp"
+
+namespace outbox::relay {
+
+Dispatcher::Dispatcher(const Config& config, RelayStats& stats, InFlightWindow& window, Publisher& publisher,
+                       Source& source, DeadLetters& dead_letters, AckBatcher& acks)
+    : config_(config),
+      stats_(stats),
+      window_(window),
+      publisher_(publisher),
+      source_(source),
+      dead_letters_(dead_letters),
+      acks_(acks),
+      router_(config) {}
+
+Dispatcher::Outcome Dispatcher::Produce(Clock::time_point now) {
+  Outcome out;
+  while (!isolating_) {
+    InFlightWindow::Entry* e = window_.NextQueued();
+    if (e == nullptr) break;
+    if (!dead_letters_.Admit(e->row)) {
+      LeaveInTable(*e);
+      continue;
+    }
+    const bool suspect = dead_letters_.suspect(e->row.id);
+    if (suspect && window_.sent() > 0) break;  // sent alone: wait until nothing else is in flight
+    KafkaRecord record;
+    dropped_.clear();
+    try {
+      record = router_.Route(e->row, &dropped_);
+    } catch (const std::invalid_argument& ex) {
+      Refuse(*e, "bad row: " + OneLine(ex.what()), "bad_row", now);
+      continue;
+    }
+    const uint64_t key = KeyFlights::KeyHash(e->row.aggregate_type, e->row.aggregate_id);
+    if (!flights_.CanSend(key, KeyFlights::TopicHash(record.topic))) break;  // until the key's reports arrive
+    const DeliveryReport r = publisher_.Produce(record, e->token);
+    if (r.status == DeliveryStatus::kRetriable || r.status == DeliveryStatus::kFatal) break;  // queue full; rebuild
+    if (r.status != DeliveryStatus::kOk) {
+      Refuse(*e, r.error, r.error_name, now);
+      continue;
+    }
+    if (!dropped_.empty()) ReportDropped(*e, dropped_);
+    e->key_hash = key;
+    flights_.Sent(key, KeyFlights::TopicHash(record.topic));
+    window_.MarkSent(*e);
+    if (suspect) isolating_ = e->token;
+  }
+  return out;
+}
+
+void Dispatcher::Refuse(InFlightWindow::Entry& e, const std::string& reason, const std::string& name,
+                        Clock::time_point now) {
+  // Refused before it reached the producer: nothing of its key was sent after
+  // it, so holding the key keeps the order. Its row stays and is read again
+  // (tail mode: the source is not told, its LSN stays unconfirmed).
+  stats_.errors_by_reason.Add(name);
+  stats_.failed_permanent++;
+  spdlog::warn("relay: event seq={} of key {}/{} refused: {}", e.row.seq, e.row.aggregate_type,
+               e.row.aggregate_id.substr(0, 64), reason);
+  dead_letters_.Rejected(e.row, reason, now);
+  window_.Release(e);
+}
+
+void Dispatcher::LeaveInTable(InFlightWindow::Entry& e) {
+  // Behind a held event of its key: stays in the outbox until that event is
+  // published, requeued or skipped. Tail mode: the next catch-up finds the
+  // row in the table, so the stream may confirm past it.
+  ++held_;
+  const bool in_table = e.row.in_table;
+  const uint64_t txn = e.row.txn;
+  window_.Release(e);
+  if (in_table) source_.Released({txn});
+}
+
+void Dispatcher::ReportDropped(const InFlightWindow::Entry& e, const std::vector<std::string>& names) {
+  stats_.reserved_headers_dropped += names.size();
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  spdlog::warn("relay: event seq={}: row header(s) {} dropped: the relay sets these names itself", e.row.seq, list);
+}
+
+Dispatcher::Outcome Dispatcher::Collect(int timeout_ms, Clock::time_point now) {
+  Outcome out;
+  reports_.clear();
+  const bool rebuilt = publisher_.Poll(timeout_ms, reports_);
+  for (const auto& r : reports_) Handle(r, now, out);
+  if (!rebuilt) return out;
+  // The old producer is gone with every record it had not reported: they may
+  // or may not have been written, and are read and published again.
+  std::vector<DeliveryToken> lost;
+  window_.ForEachHandedOver(DeliveryToken{0}, [&](InFlightWindow::Entry& e) {
+    if (e.state == InFlightWindow::State::kSent) lost.push_back(e.token);
+  });
+  for (DeliveryToken t : lost) {
+    if (InFlightWindow::Entry* e = window_.Find(t)) {
+      flights_.Reported(e->key_hash);
+      window_.Release(*e);
+    }
+  }
+  isolating_.reset();
+  stats_.producer_rebuilds++;
+  out.resync = "producer rebuilt";
+  return out;
+}
+
+void Dispatcher::Handle(const DeliveryReport& r, Clock::time_point now, Outcome& out) {
+  InFlightWindow::Entry* e = window_.Find(r.token);
+  if (e == nullptr || e->state != InFlightWindow::State::kSent) return;
+  flights_.Reported(e->key_hash);
+  if (isolating_ && *isolating_ == r.token) isolating_.reset();
+  if (r.status == DeliveryStatus::kOk) {
+    stats_.published++;
+    if (e->behind_failure) {
+      // Written, but behind a failed event of its key: not acknowledged, so
+      // it is published again after that one.
+      window_.Release(*e);
+      return;
+    }
+    window_.MarkDelivered(*e);
+    acks_.Add(r.token, now);
+    stats_.published_by_topic.Add(r.topic);
+    if (e->row.created_epoch > 0) {
+      stats_.commit_to_ack_seconds.Observe(
+          std::max(0.0, static_cast<double>(UnixMillis()) / 1000.0 - e->row.created_epoch));
+    }
+    if (dead_letters_.Delivered(e->row)) out.released_key = true;
+    return;
+  }
+  stats_.errors_by_reason.Add(r.error_name.empty() ? "unknown" : r.error_name);
+  (r.status == DeliveryStatus::kPermanent ? stats_.failed_permanent : stats_.failed_retriable)++;
+  if (out.resync == nullptr) {
+    spdlog::warn("kafka: event seq={} not delivered ({}: {}); it stays in the outbox and is published again",
+                 e->row.seq, ToString(r.status), r.error);
+  }
+  if (r.status == DeliveryStatus::kPermanent) incident_.push_back(Failure{e->row, r.error});
+  // Later events of the key already handed over must not be acknowledged
+  // ahead of this one: their rows stay too, and are read again after it.
+  window_.ForEachHandedOver(e->token, [&](InFlightWindow::Entry& later) {
+    if (later.row.aggregate_id == e->row.aggregate_id && later.row.aggregate_type == e->row.aggregate_type) {
+      later.behind_failure = true;
+    }
+  });
+  // The event leaves the window unacknowledged: its row stays and is read
+  // again, and the source is not told (tail mode keeps its LSN unconfirmed).
+  window_.Release(*e);
+  out.resync = "delivery failed";
+}
+
+void Dispatcher::Resolve(Clock::time_point now) {
+  if (incident_.size() == 1) {
+    dead_letters_.Rejected(incident_[0].row, incident_[0].reason, now);
+  } else if (incident_.size() > 1) {
+    // A broker rejects a whole batch for one record (max.message.bytes is
+    // checked per batch): which one is at fault is only known by sending each
+    // alone, so none is counted yet.
+    spdlog::warn("kafka: {} events were rejected together ({}); each is sent alone before an attempt counts",
+                 incident_.size(), incident_[0].reason);
+    for (const Failure& f : incident_) dead_letters_.Suspected(f.row);
+  }
+  incident_.clear();
+}
+
+}  // namespace outbox::relay

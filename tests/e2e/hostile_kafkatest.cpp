@@ -1,0 +1,214 @@
+// Hostile rows, topics and transactions (issue: keep the delivery promise
+// under hostile input). Rows are written by plain SQL, as a service in another
+// language would, and the relay runs as the real executable, so each test can
+// also run against an older build (OUTBOX_BIN_DIR) to show the defect it
+// guards against. Every test checks what reached Kafka against what committed.
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <pqxx/pqxx>
+
+#include "outbox/migrations.hpp"
+#include "relay_harness.hpp"
+
+namespace outbox::test {
+namespace {
+
+using std::chrono::milliseconds;
+
+class HostileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sdk::Migrate(conn_, schema_.name());
+    config_.dead_letter.max_attempts = 2;
+    config_.source.poll_interval = milliseconds(200);
+  }
+  std::string Table() const { return "\"" + schema_.name() + "\".outbox"; }
+  /// Inserts one event with plain SQL; `payload`, `topic` and `headers` are SQL expressions.
+  std::string Insert(const std::string& aggregate, const std::string& payload, const std::string& topic = "NULL",
+                     const std::string& headers = "'{}'", const std::string& id = "gen_random_uuid()") {
+    pqxx::work tx(conn_);
+    const std::string got = tx.exec1("INSERT INTO " + Table() +
+                                     " (id, aggregate_type, aggregate_id, event_type, payload, topic, headers) " +
+                                     "VALUES (" + id + ", 'order', " + tx.quote(aggregate) + ", 'E', convert_to(" +
+                                     payload + ", 'UTF8'), " + topic + ", " + headers + ") RETURNING id::text")[0]
+                                .as<std::string>();
+    tx.commit();
+    return got;
+  }
+  int Count(const std::string& sql) {
+    pqxx::nontransaction tx(conn_);
+    return tx.exec1(sql)[0].as<int>();
+  }
+  int DeadLetters(const std::string& where = "true") {
+    return Count("SELECT count(*) FROM \"" + schema_.name() + "\".dead_letter WHERE " + where);
+  }
+  int Rows(const std::string& where = "true") { return Count("SELECT count(*) FROM " + Table() + " WHERE " + where); }
+  /// Values of the records of aggregate `key` on `topic`, in log order.
+  std::vector<std::string> Values(const std::string& topic, const std::string& key, size_t at_least, int ms = 20000) {
+    const auto records = ConsumeUntil(
+        {topic},
+        [&](const std::vector<ConsumedRecord>& got) {
+          size_t n = 0;
+          for (const auto& r : got) n += r.key == key;
+          return n >= at_least;
+        },
+        ms);
+    std::vector<std::string> out;
+    for (const auto& r : records) {
+      if (r.key == key) out.push_back(r.value);
+    }
+    return out;
+  }
+
+  ScopedSchema schema_{"hostile"};
+  pqxx::connection conn_{PgDsn()};
+  std::string prefix_ = UniqueName("hostile");
+  relay::Config config_ = RelayConfig(schema_.name(), prefix_);
+};
+
+// A row for a topic that does not exist (and may not be created) is permanent
+// for that row: dead-lettered after max_attempts, its key held, every other
+// key flowing. It used to be retried as "queue full" forever, stopping all keys.
+TEST_F(HostileTest, MissingTopicIsDeadLetteredItsKeyHeldOthersFlow) {
+  config_.kafka.properties["allow.auto.create.topics"] = "false";
+  config_.kafka.properties["topic.metadata.propagation.max.ms"] = "1000";
+  CreateTopic(prefix_ + ".order", 3);
+  Insert("A", "'a1'");
+  const std::string missing = Insert("A", "'a2'", "'" + prefix_ + ".no-such-topic'");
+  Insert("A", "'a3'");
+  for (int i = 1; i <= 3; ++i) Insert("B", "'b" + std::to_string(i) + "'");
+  RelayProcess relay(config_);
+  EXPECT_TRUE(WaitFor([&] { return DeadLetters("id::text = '" + missing + "'") == 1; }, 60000)) << relay.Log();
+  EXPECT_TRUE(WaitFor([&] { return Rows() == 1; }, 20000)) << "only a3, held behind a2, stays; " << relay.Log();
+  EXPECT_EQ(Values(prefix_ + ".order", "B", 3), (std::vector<std::string>{"b1", "b2", "b3"}));
+  EXPECT_EQ(Values(prefix_ + ".order", "A", 1), (std::vector<std::string>{"a1"}));
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+}
+
+// Kafka checks max.message.bytes per record batch: one oversized record fails
+// the whole batch. Only that record is dead-lettered; the others of its batch
+// (other keys) are published.
+TEST_F(HostileTest, OneOversizedRecordInABatchDeadLettersOnlyItself) {
+  CreateTopic(prefix_ + ".order", 1, {{"max.message.bytes", "4000"}});
+  std::vector<std::string> ids;
+  {
+    pqxx::work tx(conn_);  // one transaction: one poll, one batch
+    for (int i = 0; i < 6; ++i) {
+      const std::string payload = i == 3 ? "repeat('x', 6000)" : "'v" + std::to_string(i) + "'";
+      ids.push_back(tx.exec1("INSERT INTO " + Table() +
+                             " (aggregate_type, aggregate_id, event_type, payload) VALUES ('order', 'K" +
+                             std::to_string(i) + "', 'E', convert_to(" + payload + ", 'UTF8')) RETURNING id::text")[0]
+                        .as<std::string>());
+    }
+    tx.commit();
+  }
+  RelayProcess relay(config_);
+  EXPECT_TRUE(WaitFor([&] { return DeadLetters() >= 1 && Rows() == 0; }, 60000)) << relay.Log();
+  EXPECT_EQ(DeadLetters(), 1) << "only the oversized record is dead-lettered; " << relay.Log();
+  EXPECT_EQ(DeadLetters("id::text = '" + ids[3] + "'"), 1);
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+  std::vector<WrittenEvent> flowed;
+  for (int i : {0, 1, 2, 4, 5}) flowed.push_back({ids[i], "K" + std::to_string(i)});
+  const auto audit = AuditDelivery(flowed, ConsumeEvents({prefix_ + ".order"}, flowed));
+  EXPECT_EQ(audit.lost, 0u) << audit.first_problem;
+}
+
+// A key is held from its first permanent failure, and events already handed
+// over behind the failed one do not overtake it: after the operator fixes and
+// requeues the failed event, the key reads in commit order.
+TEST_F(HostileTest, HeldKeyKeepsCommitOrderAcrossTheRetriesAndTheRequeue) {
+  std::vector<WrittenEvent> q;
+  q.push_back({Insert("Q", "'q1'"), "Q"});
+  q.push_back({Insert("Q", "'q2'", "'orders bad'"), "Q"});  // an invalid topic name
+  q.push_back({Insert("Q", "'q3'"), "Q"});
+  q.push_back({Insert("Q", "'q4'"), "Q"});
+  const std::string r1 = Insert("R", "'r1'");
+  RelayProcess relay(config_);
+  ASSERT_TRUE(WaitFor([&] { return DeadLetters() == 1; }, 60000)) << relay.Log();
+  ASSERT_TRUE(WaitFor([&] { return Rows() == 2; }, 20000)) << "q3, q4 stay held; " << relay.Log();
+  {
+    pqxx::work tx(conn_);  // the operator fixes the topic
+    tx.exec("UPDATE \"" + schema_.name() + "\".dead_letter SET topic = NULL");
+    tx.commit();
+  }
+  const CommandResult requeue = RunRelay(config_, {"dlq", "requeue", q[1].id});
+  ASSERT_EQ(requeue.exit_code, 0) << requeue.err;
+  ASSERT_TRUE(WaitFor([&] { return Rows() == 0; }, 30000)) << relay.Log();
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+  q.push_back({r1, "R"});
+  const auto audit = AuditDelivery(q, ConsumeEvents({prefix_ + ".order"}, q));
+  EXPECT_EQ(audit.lost + audit.phantom, 0u) << audit.first_problem;
+  EXPECT_EQ(audit.inversions, 0u) << "q1, q2 (requeued), q3, q4: " << audit.first_problem;
+}
+
+// The relay owns the reserved header names: a row header named event_id must
+// not give the record a second event_id (the consumer's dedup key).
+TEST_F(HostileTest, RowHeadersCannotSpoofTheEventId) {
+  const std::string id = Insert("S", "'s1'", "NULL", R"('{"event_id": "spoofed", "aggregate_id": "x", "trace": "t"}')");
+  RelayProcess relay(config_);
+  const auto records = ConsumeAll({prefix_ + ".order"}, 1, 20000);
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+  ASSERT_EQ(records.size(), 1u);
+  int event_ids = 0, aggregate_ids = 0;
+  for (const auto& [name, value] : records[0].headers) {
+    event_ids += name == "event_id";
+    aggregate_ids += name == "aggregate_id";
+  }
+  EXPECT_EQ(event_ids, 1);
+  EXPECT_EQ(aggregate_ids, 1);
+  EXPECT_EQ(records[0].Header("event_id"), id);
+  EXPECT_EQ(records[0].Header("aggregate_id"), "S");
+  EXPECT_EQ(records[0].Header("trace"), "t") << "other row headers still pass";
+}
+
+// Rows that cannot become records (refused before they reach the producer)
+// cost only their own key: a good row of another key behind four of them is
+// published at once, not after a back-off that doubled per bad row.
+TEST_F(HostileTest, BadRowsDoNotDelayOtherKeys) {
+  {
+    pqxx::work tx(conn_);
+    tx.exec("ALTER TABLE " + Table() + " DROP CONSTRAINT outbox_headers_check");
+    tx.commit();
+  }
+  config_.dead_letter.max_attempts = 4;
+  for (int i = 0; i < 4; ++i) Insert("BAD" + std::to_string(i), "'x'", "NULL", R"('["not an object"]')");
+  RelayProcess relay(config_);
+  ASSERT_TRUE(WaitFor([&] { return DeadLetters() >= 1 || Rows() < 4; }, 30000)) << relay.Log();
+  const auto start = std::chrono::steady_clock::now();
+  const std::string good = Insert("GOOD", "'g'");
+  ASSERT_TRUE(WaitFor([&] { return Rows("id::text = '" + good + "'") == 0; }, 30000)) << relay.Log();
+  const auto waited = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(waited, 3000) << "a good row waited " << waited << " ms behind bad rows of other keys";
+  EXPECT_TRUE(WaitFor([&] { return DeadLetters() == 4; }, 60000)) << relay.Log();
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+}
+
+// A dead-letter move is all or nothing: a poison row whose event id is
+// already in the dead-letter table stays in the outbox (it used to be deleted
+// after its insert was skipped: in neither table, nor in Kafka).
+TEST_F(HostileTest, DeadLetterConflictLeavesTheRowWhereItIs) {
+  const std::string id = Insert("D", "'d1'", "'bad topic 1'");
+  RelayProcess relay(config_);
+  ASSERT_TRUE(WaitFor([&] { return DeadLetters() == 1; }, 60000)) << relay.Log();
+  // The same event id again (a retrying writer, a restored backup), poison too.
+  Insert("E", "'e1'", "'bad topic 2'", "'{}'", "'" + id + "'::uuid");
+  const std::string e2 = Insert("F", "'f1'");
+  ASSERT_TRUE(WaitFor([&] { return Rows("id::text = '" + e2 + "'") == 0; }, 30000)) << "other keys flow";
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // several attempts at the move
+  EXPECT_EQ(Rows("aggregate_id = 'E'") + DeadLetters("aggregate_id = 'E'"), 1)
+      << "the second poison row vanished; " << relay.Log();
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+}
+
+}  // namespace
+}  // namespace outbox::test
