@@ -99,7 +99,7 @@ TEST(ConsumerRecord, HeadersAndEventId) {
   EXPECT_EQ(r.event_id(), "");
   EXPECT_FALSE(r.Header("event_id").has_value());
   r.headers = {{"event_id", "a"}, {"event_type", "OrderCreated"}, {"event_id", "b"}, {"empty", ""}};
-  EXPECT_EQ(r.event_id(), "b");  // the last of repeated headers wins
+  EXPECT_EQ(r.event_id(), "a");  // the first of repeated headers wins: the relay writes its own first
   EXPECT_EQ(r.event_type(), "OrderCreated");
   EXPECT_EQ(r.Header("empty"), std::optional<std::string>(""));
 }

@@ -4,8 +4,11 @@
 namespace outbox::sdk {
 
 std::optional<std::string> Record::Header(const std::string& name) const {
-  for (auto it = headers.rbegin(); it != headers.rend(); ++it) {
-    if (it->first == name) return it->second;
+  // The first occurrence: the relay writes its reserved headers (event_id,
+  // event_type, ...) before a row's own, so a row header reusing a reserved
+  // name can never override them.
+  for (const auto& [header, value] : headers) {
+    if (header == name) return value;
   }
   return std::nullopt;
 }
