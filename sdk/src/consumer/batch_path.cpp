@@ -31,6 +31,28 @@ struct Infra {
 struct StatementFailed {
   std::string what;
 };
+/// Savepoints::kOnFailure: a handler failed (or the commit found the
+/// transaction aborted) in a batch run without savepoints.
+struct NeedSavepoints {};
+
+// Runs a handler without a savepoint; any failure of the record's own (not
+// the connection, not transient) sends the batch back to run with savepoints.
+template <typename F>
+void BareOrRetry(detail::RecordScope& scope, F&& body) {
+  try {
+    scope.RunBare(std::forward<F>(body));
+  } catch (const detail::TransientFailure&) {
+    throw;
+  } catch (const pqxx::broken_connection&) {
+    throw;
+  } catch (const pqxx::in_doubt_error&) {
+    throw;
+  } catch (const pqxx::statement_completion_unknown&) {
+    throw;
+  } catch (...) {
+    throw NeedSavepoints{};
+  }
+}
 
 }  // namespace
 
@@ -45,18 +67,19 @@ size_t IdempotentConsumer::Impl::ApplyBatch() {
   std::map<size_t, std::string> forced;  // charged one failed attempt without running the handler
   int transient = 0, infra = 0;
   bool isolate = false;  // one transaction per record, to find the one a failure belongs to
+  bool savepoints = options_.savepoints == ConsumerOptions::Savepoints::kPerRecord;
   size_t finished = 0;
   size_t current = kNoRecord;
   for (;;) {
     try {
       if (!isolate) {
-        TryBatch(all, forced);
+        TryBatch(all, forced, savepoints);
         finished += FinishCommitted(all);
       } else {
         for (size_t i : all) {
           if (batch_[i].committed) continue;
           current = i;
-          TryBatch({i}, forced);
+          TryBatch({i}, forced, true);
           finished += FinishCommitted({i});
           transient = 0;
         }
@@ -79,6 +102,8 @@ size_t IdempotentConsumer::Impl::ApplyBatch() {
     } catch (const Infra& e) {
       ResetConnection();
       if (!InfraBackoff(e.what, &infra)) return finished + Abandon();
+    } catch (const NeedSavepoints&) {
+      savepoints = true;  // again at once: the next run tells which record failed
     } catch (const StatementFailed& e) {
       if (!isolate) {
         isolate = true;
@@ -102,8 +127,8 @@ size_t IdempotentConsumer::Impl::ApplyBatch() {
 // One transaction over `subset` (batch indices, in batch order). Throws
 // Transient, Infra or StatementFailed; anything else (a simulated crash, a
 // missing table) escapes PollBatch.
-void IdempotentConsumer::Impl::TryBatch(const std::vector<size_t>& subset,
-                                        const std::map<size_t, std::string>& forced) {
+void IdempotentConsumer::Impl::TryBatch(const std::vector<size_t>& subset, const std::map<size_t, std::string>& forced,
+                                        bool savepoints) {
   try {
     detail::RecordScope scope(Connection());
     std::vector<const Record*> records;
@@ -132,7 +157,7 @@ void IdempotentConsumer::Impl::TryBatch(const std::vector<size_t>& subset,
       const bool is_new = fresh.count(item.event_id) > 0 && taken.insert(item.event_id).second;
       item.state = is_new ? Item::State::kNew : Item::State::kDuplicate;
     }
-    RunHandlers(scope, claimed, forced, blocked);
+    RunHandlers(scope, claimed, forced, blocked, savepoints);
     ParkAndStore(scope, subset);
     scope.Commit();
   } catch (const Transient&) {
@@ -150,9 +175,13 @@ void IdempotentConsumer::Impl::TryBatch(const std::vector<size_t>& subset,
   } catch (const pqxx::undefined_table& e) {
     throw ConsumerError("consumer.schema: " + std::string(e.what()) +
                         "Hint: run outbox::sdk::Migrate(conn, schema) before consuming");
+  } catch (const NeedSavepoints&) {
+    throw;
   } catch (const pqxx::sql_error& e) {
+    if (!savepoints) throw NeedSavepoints{};
     throw StatementFailed{e.what()};
   } catch (const pqxx::usage_error& e) {
+    if (!savepoints) throw NeedSavepoints{};
     throw StatementFailed{e.what()};
   }
 }
@@ -162,7 +191,7 @@ void IdempotentConsumer::Impl::TryBatch(const std::vector<size_t>& subset,
 // failed one is parked too, and its inbox claim is taken back.
 void IdempotentConsumer::Impl::RunHandlers(detail::RecordScope& scope, const std::vector<size_t>& claimed,
                                            const std::map<size_t, std::string>& forced,
-                                           std::set<detail::KeyRef>& blocked) {
+                                           std::set<detail::KeyRef>& blocked, bool savepoints) {
   auto is_blocked = [&](const Record& r) { return !r.key_is_null && blocked.count(detail::KeyOf(r)) > 0; };
   if (batch_handler_ && forced.empty()) {
     RecordRefs fresh;
@@ -174,8 +203,11 @@ void IdempotentConsumer::Impl::RunHandlers(detail::RecordScope& scope, const std
       }
     }
     std::string error;
-    if (!fresh.empty() &&
-        scope.Run([&](pqxx::work& tx) { batch_handler_(tx, fresh); }, &error) == detail::RecordResult::kApplied) {
+    if (!savepoints) {
+      if (!fresh.empty()) BareOrRetry(scope, [&](pqxx::work& tx) { batch_handler_(tx, fresh); });
+      for (size_t i : fresh_index) batch_[i].state = Item::State::kApplied;
+    } else if (!fresh.empty() && scope.Run([&](pqxx::work& tx) { batch_handler_(tx, fresh); }, &error) ==
+                                     detail::RecordResult::kApplied) {
       for (size_t i : fresh_index) batch_[i].state = Item::State::kApplied;
     }  // else: once more record by record, below, to find the failing one
   }
@@ -205,7 +237,12 @@ void IdempotentConsumer::Impl::RunHandlers(detail::RecordScope& scope, const std
       error = f->second;
     } else {
       try {
-        result = scope.Run([&](pqxx::work& tx) { CallHandler(tx, item.record); }, &error);
+        if (savepoints) {
+          result = scope.Run([&](pqxx::work& tx) { CallHandler(tx, item.record); }, &error);
+        } else {
+          BareOrRetry(scope, [&](pqxx::work& tx) { CallHandler(tx, item.record); });
+          result = detail::RecordResult::kApplied;
+        }
       } catch (const detail::TransientFailure& t) {
         throw Transient{i, t.what()};
       }

@@ -41,8 +41,11 @@ class BatchWork : public pqxx::work {
     }
     // As pqxx::transaction's own (private) do_commit: a lost connection makes
     // the outcome unknown.
+    // "SELECT 1" first, in the same round trip: PostgreSQL answers COMMIT of an
+    // aborted transaction with ROLLBACK, not an error, so a handler that went
+    // on after an exec_params() error it caught would pass for committed.
     try {
-      direct_exec("COMMIT");
+      direct_exec("SELECT 1; COMMIT");
     } catch (const pqxx::statement_completion_unknown& e) {
       throw pqxx::in_doubt_error(std::string("batch commit: ") + e.what());
     } catch (const std::exception& e) {

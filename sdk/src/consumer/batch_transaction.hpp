@@ -61,6 +61,11 @@ class RecordScope {
   template <typename F>
   RecordResult Run(F&& body, std::string* error);
 
+  /// Runs `body` without a savepoint. Rethrows what Run() rethrows, and
+  /// anything else as is (the transaction is lost then: roll back).
+  template <typename F>
+  void RunBare(F&& body);
+
   void Commit();
   /// Rolls the whole server transaction back. noexcept: a failure here means
   /// the connection is gone, which ends the transaction too.
@@ -92,6 +97,16 @@ RecordResult RecordScope::Run(F&& body, std::string* error) {
     return Fail(error, std::move(what));
   }
   return EndRecord(error);
+}
+
+template <typename F>
+void RecordScope::RunBare(F&& body) {
+  try {
+    body(work());
+  } catch (...) {
+    HandlerErrorText(std::current_exception());  // rethrows infra / transient
+    throw;
+  }
 }
 
 }  // namespace outbox::sdk::detail

@@ -60,9 +60,9 @@ class IdempotentConsumer::Impl {
 
   // Applying a batch (batch_path.cpp).
   size_t ApplyBatch();
-  void TryBatch(const std::vector<size_t>& subset, const std::map<size_t, std::string>& forced);
+  void TryBatch(const std::vector<size_t>& subset, const std::map<size_t, std::string>& forced, bool savepoints);
   void RunHandlers(detail::RecordScope& scope, const std::vector<size_t>& claimed,
-                   const std::map<size_t, std::string>& forced, std::set<detail::KeyRef>& blocked);
+                   const std::map<size_t, std::string>& forced, std::set<detail::KeyRef>& blocked, bool savepoints);
   void ParkAndStore(detail::RecordScope& scope, const std::vector<size_t>& subset);
   size_t FinishCommitted(const std::vector<size_t>& subset);
   size_t Abandon();
