@@ -10,6 +10,7 @@ add_library(outbox_consumer
   src/consumer/idempotent_consumer.cpp
   src/consumer/inbox.cpp
   src/consumer/kafka_handles.cpp
+  src/consumer/metrics.cpp
   src/consumer/offsets.cpp
   src/consumer/parking.cpp
   src/consumer/pg_offsets.cpp
