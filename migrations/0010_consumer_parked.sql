@@ -34,3 +34,5 @@ CREATE TABLE @schema@.consumer_parked (
 );
 CREATE INDEX consumer_parked_group
   ON @schema@.consumer_parked (consumer, topic, kafka_partition, key_group, kafka_offset);
+-- Each batch asks which of its keys are held: one index probe per key.
+CREATE INDEX consumer_parked_holds ON @schema@.consumer_parked (consumer, key_group) WHERE holds;

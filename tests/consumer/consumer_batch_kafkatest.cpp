@@ -339,3 +339,92 @@ TEST(ConsumerBatch, OffsetsStoredInPostgresSpareTheRedeliveriesOfALostKafkaCommi
 }
 
 }  // namespace outbox::test
+
+namespace outbox::test {
+
+TEST(ConsumerBatch, StopDuringATransientRetryLeavesTheBatchUncommittedForTheNextConsumer) {
+  ScopedSchema schema("cons");
+  const std::string topic = UniqueName("cons_bstop");
+  CreateTopic(topic, 1);
+  CreateEffectsTable(schema.name());
+  Produce(topic, Events("sp-", 20));
+  auto options = BatchOptions(topic, schema.name(), "loyalty");
+  options.backoff_initial = options.backoff_max = std::chrono::milliseconds(2000);
+  options.transient_retries = 100;
+  const sdk::Handler apply = EffectHandler(schema.name(), nullptr);
+  std::atomic<bool> contended{true};
+  std::atomic<int> attempts{0};
+  auto handler = [&](pqxx::work& tx, const sdk::Record& r) {
+    apply(tx, r);
+    if (contended && r.event_id() == "sp-12") {
+      ++attempts;
+      tx.exec("DO $$ BEGIN RAISE EXCEPTION 'busy' USING ERRCODE = 'serialization_failure'; END $$");
+    }
+  };
+  {
+    sdk::IdempotentConsumer consumer(options, handler);
+    std::thread stopper([&] {
+      while (attempts == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      consumer.Stop();  // interrupts the backoff sleep
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (attempts == 0 && std::chrono::steady_clock::now() < deadline) {
+      EXPECT_EQ(consumer.PollBatch(std::chrono::milliseconds(100)), 0u);
+    }
+    stopper.join();
+    EXPECT_EQ(consumer.stats().processed, 0u);
+    EXPECT_TRUE(Effects(schema.name()).empty()) << "the rolled-back batch left effects";
+    consumer.Close();
+  }
+  contended = false;
+  sdk::IdempotentConsumer next(options, handler);
+  ASSERT_TRUE(PollUntil(next, [&] { return next.stats().processed == 20; }));
+  ExpectEachAppliedOnce(schema.name(), 20);
+}
+
+}  // namespace outbox::test
+
+namespace outbox::test {
+
+// A handler that catches an exec_params() error and returns leaves the
+// server transaction aborted; PostgreSQL then answers COMMIT with ROLLBACK,
+// not an error. That record must count as failed, never as processed with
+// its effect (and inbox row) silently gone.
+class ConsumerSwallowedError : public testing::TestWithParam<Savepoints> {};
+
+TEST_P(ConsumerSwallowedError, SwallowedExecParamsErrorIsAFailedAttemptNotALostEvent) {
+  ScopedSchema schema("cons");
+  const std::string topic = UniqueName("cons_bswallow");
+  CreateTopic(topic, 1);
+  CreateTopic(topic + ".dlq", 1);
+  CreateEffectsTable(schema.name());
+  // The bad record last: no later statement of the batch trips over the aborted transaction, only the COMMIT.
+  Produce(topic,
+          {EventRecord("sw-1", "order-1"), EventRecord("sw-3", "order-3"), EventRecord("sw-2", "order-2", "Bad")});
+  auto options = BatchOptions(topic, schema.name(), "loyalty");
+  options.savepoints = GetParam();
+  options.max_attempts = 2;
+  const sdk::Handler apply = EffectHandler(schema.name(), nullptr);
+  sdk::IdempotentConsumer consumer(options, [&](pqxx::work& tx, const sdk::Record& r) {
+    apply(tx, r);
+    if (r.event_type() != "Bad") return;
+    try {
+      tx.exec_params("SELECT 1 / $1", 0);
+    } catch (const pqxx::sql_error&) {
+      // Swallowed: libpqxx does not abort on exec_params(), the server did.
+    }
+  });
+  ASSERT_TRUE(PollUntil(consumer, [&] { return consumer.stats().processing_count == 3; }));
+  EXPECT_EQ(consumer.stats().processed, 2u);
+  EXPECT_EQ(consumer.stats().dead_lettered, 1u);
+  const auto effects = Effects(schema.name());
+  EXPECT_EQ(effects.count("sw-1"), 1u);
+  EXPECT_EQ(effects.count("sw-3"), 1u);
+  EXPECT_EQ(effects.count("sw-2"), 0u);
+  EXPECT_EQ(InboxRows(schema.name(), "loyalty"), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, ConsumerSwallowedError, testing::Values(Savepoints::kPerRecord, Savepoints::kOnFailure),
+                         Name);
+
+}  // namespace outbox::test

@@ -114,3 +114,39 @@ TEST(ConsumerTransient, DeadlockInTheHandlerIsRetriedWithoutCountingAnAttempt) {
 }
 
 }  // namespace outbox::test
+
+namespace outbox::test {
+
+TEST(ConsumerTransient, LostConnectionMidBatchRetriesTheBatchOnANewSessionWithoutCountingAnAttempt) {
+  ScopedSchema schema("cons");
+  const std::string topic = UniqueName("cons_lostconn");
+  CreateTopic(topic, 1);
+  CreateEffectsTable(schema.name());
+  Produce(topic, Events("lc-", 60));
+  auto options = BatchOptions(topic, schema.name(), "loyalty");
+  options.max_attempts = 1;
+  const sdk::Handler apply = EffectHandler(schema.name(), nullptr);
+  std::atomic<bool> killed{false};
+  int connects = 0;
+  sdk::ConsumerHooks hooks;
+  hooks.on_connect = [&](pqxx::connection&) { ++connects; };
+  sdk::IdempotentConsumer consumer(
+      options,
+      [&](pqxx::work& tx, const sdk::Record& r) {
+        apply(tx, r);
+        if (r.event_id() == "lc-30" && !killed.exchange(true)) {
+          tx.exec("SELECT pg_terminate_backend(pg_backend_pid())");  // the session dies mid-batch
+        }
+      },
+      hooks);
+  ASSERT_TRUE(PollUntil(consumer, [&] { return consumer.stats().processing_count == 60; }));
+  const sdk::Stats s = consumer.stats();
+  EXPECT_EQ(s.processed, 60u);
+  EXPECT_EQ(s.dead_lettered, 0u);
+  EXPECT_EQ(s.retries, 0u);
+  EXPECT_GE(s.infra_retries, 1u);
+  EXPECT_GE(connects, 2);
+  ExpectEachAppliedOnce(schema.name(), 60);
+}
+
+}  // namespace outbox::test

@@ -107,8 +107,13 @@ size_t IdempotentConsumer::Impl::ApplyBatch() {
     } catch (const StatementFailed& e) {
       if (!isolate) {
         isolate = true;
-      } else {
+      } else if (forced.count(current) == 0) {
         forced[current] = "commit: " + e.what;
+      } else {
+        // Even parking the record failed: not the record's doing. Start
+        // over on a fresh session.
+        ResetConnection();
+        if (!InfraBackoff("postgres: " + e.what, &infra)) return finished + Abandon();
       }
     }
   }
@@ -130,7 +135,8 @@ size_t IdempotentConsumer::Impl::ApplyBatch() {
 void IdempotentConsumer::Impl::TryBatch(const std::vector<size_t>& subset, const std::map<size_t, std::string>& forced,
                                         bool savepoints) {
   try {
-    detail::RecordScope scope(Connection());
+    pqxx::connection& conn = Connection();  // before the filter: it may open a new session
+    detail::RecordScope scope(conn, *join_filter_);
     std::vector<const Record*> records;
     for (size_t i : subset) records.push_back(&batch_[i].record);
     std::set<detail::KeyRef> blocked = parked_.HeldKeys(scope.work(), records);

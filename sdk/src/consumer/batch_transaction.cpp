@@ -56,7 +56,11 @@ class BatchWork : public pqxx::work {
 };
 
 bool JoinWarningFilter::operator()(const char msg[]) noexcept {
-  return std::strstr(msg, "there is already a transaction in progress") == nullptr;
+  if (std::strstr(msg, "there is already a transaction in progress") != nullptr) {
+    joined_ = true;
+    return false;
+  }
+  return std::strstr(msg, "there is no transaction in progress") == nullptr;
 }
 
 std::unique_ptr<pqxx::connection> OpenConnection(const std::string& dsn) {
@@ -70,7 +74,16 @@ std::unique_ptr<pqxx::connection> OpenConnection(const std::string& dsn) {
   return conn;
 }
 
-RecordScope::RecordScope(pqxx::connection& conn) : conn_(conn), work_(std::make_unique<BatchWork>(conn)) {}
+RecordScope::RecordScope(pqxx::connection& conn, JoinWarningFilter& filter) : conn_(conn), filter_(filter) {
+  filter_.TakeJoined();
+  work_ = std::make_unique<BatchWork>(conn_);
+  if (filter_.TakeJoined()) {
+    // Never join a stale transaction: its work is not this batch's.
+    work_->abort();
+    work_ = std::make_unique<BatchWork>(conn_);
+    if (filter_.TakeJoined()) throw pqxx::usage_error("a transaction stays open on the consumer's connection");
+  }
+}
 
 RecordScope::~RecordScope() noexcept {
   if (!done_) Rollback();
@@ -118,12 +131,20 @@ void RecordScope::Recover() {
   if (work_->closed) {
     work_.reset();
     work_ = std::make_unique<BatchWork>(conn_);
+    filter_.TakeJoined();  // joining is the point here
   }
   work_->Direct("ROLLBACK TO SAVEPOINT outbox_record");
 }
 
 void RecordScope::Commit() {
-  work_->commit();
+  try {
+    work_->commit();
+  } catch (...) {
+    // A failed COMMIT (or its probe) leaves libpqxx's object aborted without
+    // a ROLLBACK sent: the server transaction may still be open.
+    commit_failed_ = true;
+    throw;
+  }
   done_ = true;
 }
 
@@ -131,7 +152,7 @@ void RecordScope::Rollback() noexcept {
   done_ = true;
   try {
     work_->in_record = false;
-    if (!work_->closed) {
+    if (!work_->closed && !commit_failed_) {
       work_->abort();
       return;
     }

@@ -28,11 +28,21 @@ struct TransientFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// Drops the warning a joining BatchWork's BEGIN causes; everything else passes.
+/// Drops the warnings a joining BatchWork's BEGIN and a defensive ROLLBACK
+/// cause; everything else passes.
 class JoinWarningFilter : public pqxx::errorhandler {
  public:
   using pqxx::errorhandler::errorhandler;
   bool operator()(const char msg[]) noexcept override;
+  /// Whether a BEGIN found a transaction open since the last call.
+  bool TakeJoined() noexcept {
+    const bool joined = joined_;
+    joined_ = false;
+    return joined;
+  }
+
+ private:
+  bool joined_ = false;
 };
 
 /// Opens a connection for the consumer: reactivation inhibited (a silent
@@ -45,7 +55,9 @@ class BatchWork;
 /// handlers run through Run().
 class RecordScope {
  public:
-  explicit RecordScope(pqxx::connection& conn);
+  /// Opens the batch's transaction. A transaction left open on `conn` by an
+  /// earlier failure (which `filter` reveals) is rolled back first.
+  RecordScope(pqxx::connection& conn, JoinWarningFilter& filter);
   ~RecordScope() noexcept;
   RecordScope(const RecordScope&) = delete;
   RecordScope& operator=(const RecordScope&) = delete;
@@ -78,9 +90,11 @@ class RecordScope {
   void Recover();
 
   pqxx::connection& conn_;
+  JoinWarningFilter& filter_;
   std::unique_ptr<BatchWork> work_;
   bool savepoint_ = false;
   bool done_ = false;
+  bool commit_failed_ = false;
 };
 
 /// Classifies an exception escaping a handler: rethrows what is not the

@@ -71,6 +71,7 @@ class IdempotentConsumer::Impl {
   // Parked records (drain.cpp).
   size_t DrainIfDue();
   size_t DrainGroup(const std::string& topic, int32_t partition, const std::string& key_group);
+  /// Sends `record` to its dead-letter topic once; false (retry later) on failure.
   bool DeadLetter(const Record& record, const std::string& error, int attempts);
   void DrainAgainWithin(std::chrono::milliseconds delay);
 
@@ -128,7 +129,8 @@ class IdempotentConsumer::Impl {
   Clock::time_point oldest_uncommitted_;
   Clock::time_point next_drain_;  // when parked records are looked at next
   Clock::time_point next_purge_;
-  bool purging_ = false;  // Run(): a purge is under way, one batch of rows per loop
+  bool purging_ = false;          // Run(): a purge is under way, one batch of rows per loop
+  int dead_letter_failures_ = 0;  // consecutive failed dead-letter sends (their backoff)
   std::atomic<bool> stop_{false};
   const std::atomic<bool>* run_stop_ = nullptr;  // Run()'s external flag
   bool closed_ = false;

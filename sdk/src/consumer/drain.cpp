@@ -80,7 +80,8 @@ size_t IdempotentConsumer::Impl::DrainGroup(const std::string& topic, int32_t pa
     std::optional<Done> dead;  // to dead-letter once the transaction is committed
     bool more = false;
     try {
-      detail::RecordScope scope(Connection());
+      pqxx::connection& conn = Connection();  // before the filter: it may open a new session
+      detail::RecordScope scope(conn, *join_filter_);
       std::vector<Row> rows = parked_.LockGroup(scope.work(), topic, partition, key_group, chunk);
       bool stopped = false;
       for (Row& row : rows) {
@@ -199,7 +200,9 @@ size_t IdempotentConsumer::Impl::DrainGroup(const std::string& topic, int32_t pa
       }
     }
     if (dead) {
-      if (!DeadLetter(dead->row.record, dead->error, dead->attempts)) break;  // stopped
+      // One try per look: while the dead-letter topic cannot be written, the
+      // record stays parked (its key held) and other keys keep flowing.
+      if (!DeadLetter(dead->row.record, dead->error, dead->attempts)) break;
       try {
         pqxx::work tx(Connection());
         parked_.MarkDead(tx, dead->row.id, options_.hold_key);
@@ -224,13 +227,15 @@ size_t IdempotentConsumer::Impl::DrainGroup(const std::string& topic, int32_t pa
 }
 
 bool IdempotentConsumer::Impl::DeadLetter(const Record& record, const std::string& error, int attempts) {
-  const std::string topic = DeadLetterTopicFor(options_, record.topic);
-  int failures = 0;
-  for (;;) {
-    const std::string failure = dead_letters_->Send(topic, record, error, attempts);
-    if (failure.empty()) return true;
-    if (!InfraBackoff(failure, &failures)) return false;
+  const std::string failure = dead_letters_->Send(DeadLetterTopicFor(options_, record.topic), record, error, attempts);
+  if (failure.empty()) {
+    dead_letter_failures_ = 0;
+    return true;
   }
+  UpdateStats([](Stats& s) { ++s.infra_retries; });
+  if (hooks_.on_infra_error) hooks_.on_infra_error(failure);
+  DrainAgainWithin(RetryDelay(options_, ++dead_letter_failures_));
+  return false;
 }
 
 }  // namespace outbox::sdk
