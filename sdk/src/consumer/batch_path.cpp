@@ -139,7 +139,9 @@ void IdempotentConsumer::Impl::TryBatch(const std::vector<size_t>& subset, const
     detail::RecordScope scope(conn, *join_filter_);
     std::vector<const Record*> records;
     for (size_t i : subset) records.push_back(&batch_[i].record);
-    std::set<detail::KeyRef> blocked = parked_.HeldKeys(scope.work(), records);
+    // Skipped while this consumer has no parked rows at all (see holds_possible_).
+    std::set<detail::KeyRef> blocked;
+    if (holds_possible_) blocked = parked_.HeldKeys(scope.work(), records);
     std::vector<size_t> claimed;
     std::vector<std::string> ids;
     for (size_t i : subset) {
@@ -288,6 +290,7 @@ void IdempotentConsumer::Impl::ParkAndStore(detail::RecordScope& scope, const st
         continue;
     }
     parked_.Park(scope.work(), item.record, item.event_id, info);
+    holds_possible_ = true;
   }
   if (options_.store_offsets_in_postgres) stored_offsets_.Store(scope.work(), next);
 }

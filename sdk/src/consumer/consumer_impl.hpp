@@ -130,6 +130,7 @@ class IdempotentConsumer::Impl {
   Clock::time_point next_drain_;  // when parked records are looked at next
   Clock::time_point next_purge_;
   bool purging_ = false;          // Run(): a purge is under way, one batch of rows per loop
+  bool holds_possible_ = true;    // false: the last look found no parked row of this consumer name
   int dead_letter_failures_ = 0;  // consecutive failed dead-letter sends (their backoff)
   std::atomic<bool> stop_{false};
   const std::atomic<bool>* run_stop_ = nullptr;  // Run()'s external flag

@@ -33,6 +33,10 @@ size_t IdempotentConsumer::Impl::DrainIfDue() {
     heads = parked_.Heads(tx);
     const auto [dead, parked] = parked_.Depth(tx);
     tx.commit();
+    // No parked row of this consumer name anywhere: a batch need not ask
+    // which of its keys are held until something is parked again (here, or by
+    // another member, whose partitions reach this one only by an assignment).
+    holds_possible_ = parked > 0;
     UpdateStats([&, dead = dead, parked = parked](Stats& s) {
       s.dead_letter_depth = dead;
       s.parked_records = parked;

@@ -157,6 +157,7 @@ void IdempotentConsumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_top
     for (int i = 0; i < partitions->cnt; ++i)
       assigned_.insert({partitions->elems[i].topic, partitions->elems[i].partition});
     DrainAgainWithin(std::chrono::milliseconds(0));  // parked records of these partitions may be due
+    holds_possible_ = true;                          // ... and their keys held
     if (cooperative) {
       detail::ErrorPtr e(rd_kafka_incremental_assign(rk, partitions));
       if (e) failure = rd_kafka_error_string(e.get());
