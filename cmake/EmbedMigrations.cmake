@@ -7,6 +7,8 @@ function(outbox_embed_migrations out_cpp)
   foreach(f IN LISTS sql_files)
     get_filename_component(name "${f}" NAME)
     string(SUBSTRING "${name}" 0 4 version)
+    # As a C++ literal "0010" would be octal (8), and 0008/0009 would not compile.
+    string(REGEX REPLACE "^0+([0-9])" "\\1" version "${version}")
     file(READ "${f}" sql)
     string(APPEND entries "    {${version}, \"${name}\", R\"outbox_sql(${sql})outbox_sql\"},\n")
   endforeach()

@@ -133,6 +133,23 @@ for mode in "${modes[@]}"; do
   done
 done
 fi
+
+# ---- consumer SDK (bench/consumer/consumer_bench.cpp) -----------------------
+# IdempotentConsumer against plain batched inserts without dedup, and its
+# latency at 1k records/s, measured in the same run; writes
+# bench/results/consumer.txt. Skipped with --only, or OUTBOX_BENCH_CONSUMER=0.
+if [[ -z $only && ${OUTBOX_BENCH_CONSUMER:-1} != 0 ]]; then
+  log "consumer SDK: batches of 500 against plain batched inserts; latency at 1k records/s"
+  cmake --build "$build_dir" -j "$(nproc)" --target consumer-bench >/dev/null
+  if ((quick)); then
+    consumer_args=(--records 20000 --runs 3 --latency-seconds 5 --latency-runs 1)
+  else
+    consumer_args=(--records 100000 --runs 5 --latency-seconds 15 --latency-runs 3)
+  fi
+  "$build_dir/bench/consumer/consumer-bench" --dsn "$dsn" --brokers "$brokers" "${consumer_args[@]}" \
+    --json "$work/consumer.jsonl" | tee "$results/consumer.txt" || log "consumer benchmark failed"
+fi
+# ---- end of the consumer SDK block ------------------------------------------
 fi  # report_only
 
 log "results"

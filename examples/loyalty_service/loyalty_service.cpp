@@ -1,17 +1,27 @@
 // loyalty-service: credits loyalty points once per OrderCreated event. The
 // point update and the inbox row commit in one transaction, so a replayed or
-// redelivered event is skipped, never credited twice.
+// redelivered event is skipped, never credited twice. Records are applied in
+// batches (one transaction each); /metrics serves the consumer's counters.
+//
+//   loyalty-service --dsn DSN --brokers HOST:PORT [options]    consume
+//   loyalty-service --dsn DSN dlq list                         dead letters of this consumer
+//   loyalty-service --dsn DSN dlq retry ID | dlq skip ID       release one (the running service applies it)
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include "outbox/consumer.hpp"
+#include "outbox/consumer_dead_letters.hpp"
+#include "outbox/consumer_metrics.hpp"
 #include "outbox/migrations.hpp"
 
 namespace {
@@ -23,11 +33,15 @@ struct Args {
   outbox::sdk::ConsumerOptions consumer;
   long max_records = 0;   // 0 = unlimited
   long idle_exit_ms = 0;  // 0 = run until a signal
+  std::string metrics_listen;
+  std::vector<std::string> command;  // e.g. {"dlq", "retry", "42"}
 };
 
 const char* kUsage =
     "usage: loyalty-service --dsn DSN --brokers HOST:PORT [--schema outbox] [--group loyalty-service]\n"
-    "                       [--topic outbox.event.order] [--max-records N] [--idle-exit-ms MS] [--max-attempts N]\n";
+    "                       [--topic outbox.event.order] [--max-records N] [--idle-exit-ms MS] [--max-attempts N]\n"
+    "                       [--batch-size 500] [--batch-wait-ms 10] [--metrics-listen HOST:PORT]\n"
+    "       loyalty-service --dsn DSN [--schema outbox] dlq list | dlq retry ID | dlq skip ID\n";
 
 [[noreturn]] void Die(std::string message) {
   while (!message.empty() && message.back() == '\n') message.pop_back();  // libpqxx ends messages with one
@@ -47,38 +61,52 @@ Args Parse(int argc, char** argv) {
   a.consumer.group_id = "loyalty-service";
   a.consumer.consumer_name = "loyalty-service";
   a.consumer.topics = {"outbox.event.order"};
+  a.consumer.max_batch_size = 500;
+  a.consumer.max_batch_wait = std::chrono::milliseconds(10);
+  a.consumer.async_commit = true;
   std::map<std::string, std::string> flags;
   for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
     }
-    if (flag.rfind("--", 0) != 0 || i + 1 >= argc) Die("unexpected argument '" + flag + "'\n" + kUsage);
-    flags[flag] = argv[++i];
+    if (arg.rfind("--", 0) != 0) {
+      a.command.push_back(arg);
+      continue;
+    }
+    if (i + 1 >= argc) Die("option " + arg + " needs a value\n" + kUsage);
+    flags[arg] = argv[++i];
   }
   for (const auto& [flag, value] : flags) {
-    if (flag == "--dsn")
+    if (flag == "--dsn") {
       a.consumer.pg_dsn = value;
-    else if (flag == "--brokers")
+    } else if (flag == "--brokers") {
       a.consumer.brokers = value;
-    else if (flag == "--schema")
+    } else if (flag == "--schema") {
       a.consumer.schema = value;
-    else if (flag == "--group")
+    } else if (flag == "--group") {
       a.consumer.group_id = value;
-    else if (flag == "--topic")
+    } else if (flag == "--topic") {
       a.consumer.topics = {value};
-    else if (flag == "--max-records")
+    } else if (flag == "--max-records") {
       a.max_records = ToLong(flag, value);
-    else if (flag == "--idle-exit-ms")
+    } else if (flag == "--idle-exit-ms") {
       a.idle_exit_ms = ToLong(flag, value);
-    else if (flag == "--max-attempts")
+    } else if (flag == "--max-attempts") {
       a.consumer.max_attempts = static_cast<int>(ToLong(flag, value));
-    else
+    } else if (flag == "--batch-size") {
+      a.consumer.max_batch_size = static_cast<int>(ToLong(flag, value));
+    } else if (flag == "--batch-wait-ms") {
+      a.consumer.max_batch_wait = std::chrono::milliseconds(ToLong(flag, value));
+    } else if (flag == "--metrics-listen") {
+      a.metrics_listen = value;
+    } else {
       Die("unknown option " + flag + "\n" + kUsage);
+    }
   }
   if (a.consumer.pg_dsn.empty()) Die("--dsn is required (libpq connection string)");
-  if (a.consumer.brokers.empty()) Die("--brokers is required (Kafka bootstrap servers)");
+  if (a.command.empty() && a.consumer.brokers.empty()) Die("--brokers is required (Kafka bootstrap servers)");
   return a;
 }
 
@@ -99,6 +127,39 @@ std::string CustomerOf(const nlohmann::json& order, const std::string& aggregate
   return aggregate_id;  // no customer in the event: credit the order aggregate itself
 }
 
+// dlq list | dlq retry ID | dlq skip ID
+int DeadLetterCommand(const Args& args) {
+  namespace sdk = outbox::sdk;
+  const auto& cmd = args.command;
+  pqxx::connection conn(args.consumer.pg_dsn);
+  const std::string& schema = args.consumer.schema;
+  const std::string& consumer = args.consumer.consumer_name;
+  if (cmd.size() == 2 && cmd[0] == "dlq" && cmd[1] == "list") {
+    const auto dead = sdk::ListDeadLetters(conn, schema, consumer);
+    for (const auto& d : dead) {
+      std::printf("%lld %s[%d]@%lld key=%s event_id=%s attempts=%d held_behind=%lld%s error=%s\n",
+                  static_cast<long long>(d.id), d.topic.c_str(), d.partition, static_cast<long long>(d.offset),
+                  d.key_is_null ? "(null)" : d.key.c_str(), d.event_id.c_str(), d.attempts,
+                  static_cast<long long>(d.held_behind), d.release.empty() ? "" : (" release=" + d.release).c_str(),
+                  d.error.c_str());
+    }
+    std::printf("loyalty-service: %zu dead letter(s)\n", dead.size());
+    return 0;
+  }
+  if (cmd.size() == 3 && cmd[0] == "dlq" && (cmd[1] == "retry" || cmd[1] == "skip")) {
+    const long id = ToLong("dlq " + cmd[1], cmd[2]);
+    const auto action = cmd[1] == "retry" ? sdk::ReleaseAction::kRetry : sdk::ReleaseAction::kSkip;
+    if (!sdk::ReleaseDeadLetter(conn, schema, consumer, id, action)) {
+      std::fprintf(stderr, "loyalty-service: %ld is not a dead letter of %s; see dlq list\n", id, consumer.c_str());
+      return 1;
+    }
+    std::printf("loyalty-service: dead letter %ld marked for %s; the consumer owning its partition applies it\n", id,
+                cmd[1].c_str());
+    return 0;
+  }
+  Die("unknown command; " + std::string(kUsage));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,6 +167,7 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   try {
+    if (!args.command.empty()) return DeadLetterCommand(args);
     outbox::sdk::ValidateOptions(args.consumer);
     const std::string table = outbox::sdk::QuoteIdentifier(args.consumer.schema, "--schema") + ".loyalty_points";
     {
@@ -130,11 +192,26 @@ int main(int argc, char** argv) {
     outbox::sdk::IdempotentConsumer consumer(args.consumer, credit);
     consumer.PurgeInbox();
 
+    httplib::Server metrics;
+    std::thread metrics_thread;
+    if (!args.metrics_listen.empty()) {
+      const size_t colon = args.metrics_listen.rfind(':');
+      if (colon == std::string::npos) Die("--metrics-listen: expected HOST:PORT");
+      const std::string host = args.metrics_listen.substr(0, colon);
+      const int port = static_cast<int>(ToLong("--metrics-listen port", args.metrics_listen.substr(colon + 1)));
+      metrics.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+        res.set_content(outbox::sdk::PrometheusText(consumer.stats(), args.consumer.consumer_name),
+                        outbox::sdk::kPrometheusContentType);
+      });
+      if (!metrics.bind_to_port(host, port)) Die("--metrics-listen: cannot listen on " + args.metrics_listen);
+      metrics_thread = std::thread([&metrics] { metrics.listen_after_bind(); });
+    }
+
     long handled = 0;
     auto last_record = std::chrono::steady_clock::now();
     while (!g_stop && (args.max_records == 0 || handled < args.max_records)) {
-      if (consumer.PollOnce(std::chrono::milliseconds(200))) {
-        ++handled;
+      if (const size_t n = consumer.PollBatch(std::chrono::milliseconds(200)); n > 0) {
+        handled += static_cast<long>(n);
         last_record = std::chrono::steady_clock::now();
       } else if (args.idle_exit_ms > 0 &&
                  std::chrono::steady_clock::now() - last_record >= std::chrono::milliseconds(args.idle_exit_ms)) {
@@ -142,6 +219,10 @@ int main(int argc, char** argv) {
       }
     }
     consumer.Close();
+    if (metrics_thread.joinable()) {
+      metrics.stop();
+      metrics_thread.join();
+    }
 
     const outbox::sdk::Stats s = consumer.stats();
     pqxx::connection conn(args.consumer.pg_dsn);
@@ -149,11 +230,11 @@ int main(int argc, char** argv) {
     const auto totals = tx.exec1("SELECT count(*), coalesce(sum(points), 0), coalesce(sum(orders), 0) FROM " + table);
     std::printf(
         "loyalty-service: handled=%ld processed=%llu duplicates=%llu retries=%llu dead_lettered=%llu "
-        "dedup_hit_rate=%.2f mean_ms=%.3f | table: customers=%lld points=%lld orders=%lld\n",
+        "dedup_hit_rate=%.2f mean_ms=%.3f mean_batch=%.1f | table: customers=%lld points=%lld orders=%lld\n",
         handled, static_cast<unsigned long long>(s.processed), static_cast<unsigned long long>(s.duplicates),
         static_cast<unsigned long long>(s.retries), static_cast<unsigned long long>(s.dead_lettered), s.DedupHitRate(),
-        std::chrono::duration<double, std::milli>(s.MeanProcessingTime()).count(), totals[0].as<long long>(),
-        totals[1].as<long long>(), totals[2].as<long long>());
+        std::chrono::duration<double, std::milli>(s.MeanProcessingTime()).count(), s.MeanBatchSize(),
+        totals[0].as<long long>(), totals[1].as<long long>(), totals[2].as<long long>());
     return 0;
   } catch (const std::exception& e) {
     Die(e.what());

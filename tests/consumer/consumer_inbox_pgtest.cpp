@@ -1,5 +1,7 @@
 // The inbox table: claims are unique per (consumer, event id), and retention
 // deletes only old rows of one consumer, in bounded batches.
+#include <map>
+
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
@@ -67,6 +69,31 @@ TEST(ConsumerInbox, PurgeDeletesOnlyOldRowsOfItsConsumerInBatches) {
   EXPECT_EQ(again.rows, 0u);
   EXPECT_EQ(again.batches, 1u);
   EXPECT_EQ(sdk::PurgeInbox(c, schema.name(), "svc_recent", std::chrono::hours(24 * 5), 3).rows, 4u);
+}
+
+}  // namespace outbox::test
+
+namespace outbox::test {
+
+// Migration versions come from the file names: 0010_consumer_parked.sql is
+// version 10 (an embedded C++ literal 0010 would be octal 8).
+TEST(ConsumerInbox, ConsumerMigrationsAreRecordedUnderTheirFileNumbers) {
+  ScopedSchema schema("inbox");
+  pqxx::connection c(PgDsn());
+  sdk::Migrate(c, schema.name());
+  pqxx::nontransaction tx(c);
+  std::map<std::string, int> versions;
+  for (const auto& row : tx.exec("SELECT name, version FROM \"" + schema.name() + "\".schema_migrations")) {
+    versions[row[0].as<std::string>()] = row[1].as<int>();
+  }
+  EXPECT_EQ(versions["0010_consumer_parked.sql"], 10);
+  EXPECT_EQ(versions["0011_consumer_offsets.sql"], 11);
+  EXPECT_GE(sdk::LatestSchemaVersion(), 11);
+  for (const char* table : {"consumer_parked", "consumer_offsets"}) {
+    EXPECT_TRUE(
+        tx.exec_params1("SELECT to_regclass($1) IS NOT NULL", "\"" + schema.name() + "\"." + table)[0].as<bool>())
+        << table;
+  }
 }
 
 }  // namespace outbox::test

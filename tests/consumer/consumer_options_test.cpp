@@ -33,7 +33,12 @@ TEST(ConsumerOptions, DefaultsAreSafeAndValid) {
   EXPECT_EQ(ErrorOf(o), "");
   EXPECT_EQ(o.schema, "outbox");
   EXPECT_EQ(o.max_attempts, 5);
-  EXPECT_EQ(o.commit_every, 1);  // one synchronous offset commit per record unless batching is chosen
+  EXPECT_EQ(o.commit_every, 1);    // one synchronous offset commit per record unless batching is chosen
+  EXPECT_EQ(o.max_batch_size, 1);  // one transaction per record unless batches are chosen
+  EXPECT_FALSE(o.async_commit);
+  EXPECT_TRUE(o.hold_key);
+  EXPECT_EQ(o.savepoints, ConsumerOptions::Savepoints::kPerRecord);
+  EXPECT_FALSE(o.store_offsets_in_postgres);
   EXPECT_EQ(o.inbox_retention, std::chrono::hours(24 * 7));
 }
 
@@ -54,6 +59,11 @@ TEST(ConsumerOptions, EachInvalidOptionIsNamedInOneLine) {
        "consumer.dead_letter_topic: must differ"},
       {[](ConsumerOptions& o) { o.commit_every = 0; }, "consumer.commit_every: must be between 1 and 100000"},
       {[](ConsumerOptions& o) { o.commit_interval = std::chrono::milliseconds(0); }, "consumer.commit_interval"},
+      {[](ConsumerOptions& o) { o.max_batch_size = 0; }, "consumer.max_batch_size: must be between 1 and 10000"},
+      {[](ConsumerOptions& o) { o.max_batch_wait = std::chrono::milliseconds(-1); }, "consumer.max_batch_wait"},
+      {[](ConsumerOptions& o) { o.transient_retries = -1; }, "consumer.transient_retries"},
+      {[](ConsumerOptions& o) { o.release_check_interval = std::chrono::milliseconds(0); },
+       "consumer.release_check_interval"},
       {[](ConsumerOptions& o) { o.kafka_properties["enable.auto.commit"] = "true"; },
        "consumer.kafka_properties.enable.auto.commit: is set by the consumer"},
       {[](ConsumerOptions& o) { o.kafka_properties["isolation.level"] = "read_uncommitted"; },
@@ -99,7 +109,7 @@ TEST(ConsumerRecord, HeadersAndEventId) {
   EXPECT_EQ(r.event_id(), "");
   EXPECT_FALSE(r.Header("event_id").has_value());
   r.headers = {{"event_id", "a"}, {"event_type", "OrderCreated"}, {"event_id", "b"}, {"empty", ""}};
-  EXPECT_EQ(r.event_id(), "b");  // the last of repeated headers wins
+  EXPECT_EQ(r.event_id(), "a");  // the first of repeated headers wins: the relay writes its own first
   EXPECT_EQ(r.event_type(), "OrderCreated");
   EXPECT_EQ(r.Header("empty"), std::optional<std::string>(""));
 }

@@ -113,6 +113,51 @@ sdk::ConsumerOptions TestOptions(const std::string& topic, const std::string& sc
   return o;
 }
 
+sdk::ConsumerOptions BatchOptions(const std::string& topic, const std::string& schema, const std::string& consumer,
+                                  int batch) {
+  sdk::ConsumerOptions o = TestOptions(topic, schema, consumer);
+  o.max_batch_size = batch;
+  o.max_batch_wait = std::chrono::milliseconds(50);
+  o.async_commit = true;
+  o.release_check_interval = std::chrono::milliseconds(200);
+  return o;
+}
+
+void CreateOrderLog(const std::string& schema) {
+  pqxx::connection c(PgDsn());
+  sdk::Migrate(c, schema);
+  pqxx::work tx(c);
+  tx.exec("CREATE TABLE " + Table(schema, "applied_log") +
+          " (seq bigserial PRIMARY KEY, key text NOT NULL, event_id text NOT NULL)");
+  tx.commit();
+}
+
+sdk::Handler OrderLogHandler(const std::string& schema) {
+  const std::string table = Table(schema, "applied_log");
+  return [table](pqxx::work& tx, const sdk::Record& r) {
+    tx.exec_params("INSERT INTO " + table + " (key, event_id) VALUES ($1, $2)", r.key, r.event_id());
+  };
+}
+
+std::vector<std::string> AppliedOrder(const std::string& schema, const std::string& key) {
+  pqxx::connection c(PgDsn());
+  pqxx::nontransaction tx(c);
+  std::vector<std::string> out;
+  for (const auto& row :
+       tx.exec_params("SELECT event_id FROM " + Table(schema, "applied_log") + " WHERE key = $1 ORDER BY seq", key)) {
+    out.push_back(row[0].as<std::string>());
+  }
+  return out;
+}
+
+int ParkedRows(const std::string& schema, const std::string& consumer) {
+  pqxx::connection c(PgDsn());
+  pqxx::nontransaction tx(c);
+  return tx
+      .exec_params1("SELECT count(*) FROM " + Table(schema, "consumer_parked") + " WHERE consumer = $1", consumer)[0]
+      .as<int>();
+}
+
 void CreateEffectsTable(const std::string& schema) {
   pqxx::connection c(PgDsn());
   sdk::Migrate(c, schema);

@@ -51,6 +51,21 @@ std::map<std::string, int> Effects(const std::string& schema);
 /// Rows of <schema>.inbox for `consumer`.
 int InboxRows(const std::string& schema, const std::string& consumer);
 
+/// Options for batches: max_batch_size, async offset commits, short batch wait.
+sdk::ConsumerOptions BatchOptions(const std::string& topic, const std::string& schema, const std::string& consumer,
+                                  int batch = 500);
+
+/// Creates <schema>.applied_log(seq bigserial, key, event_id): the order in
+/// which side effects were applied.
+void CreateOrderLog(const std::string& schema);
+/// A handler appending (key, event_id) to <schema>.applied_log.
+sdk::Handler OrderLogHandler(const std::string& schema);
+/// event ids of `key` in the order they were applied.
+std::vector<std::string> AppliedOrder(const std::string& schema, const std::string& key);
+
+/// Rows of <schema>.consumer_parked for `consumer`.
+int ParkedRows(const std::string& schema, const std::string& consumer);
+
 /// Calls PollOnce until `done()` or `timeout`; returns done().
 bool PollUntil(sdk::IdempotentConsumer& consumer, const std::function<bool()>& done,
                std::chrono::milliseconds timeout = std::chrono::seconds(60));

@@ -210,5 +210,225 @@ TEST_F(HostileTest, DeadLetterConflictLeavesTheRowWhereItIs) {
   EXPECT_EQ(relay.Wait(20000), 0);
 }
 
+// An old open transaction (here: one holding an xid, idle) keeps snapshot
+// xmin low, so the gap below the first row at start cannot be proven empty.
+// With rows of a held key at the front of the table and a small batch, the
+// relay used to re-read the held rows forever and publish nothing new.
+TEST_F(HostileTest, AnOldOpenTransactionAtStartDoesNotStallPublishing) {
+  config_.source.batch_size = 10;
+  {
+    pqxx::work tx(conn_);
+    tx.exec("SELECT setval('\"" + schema_.name() + "\".outbox_seq', 5000)");
+    tx.exec("INSERT INTO \"" + schema_.name() +
+            "\".dead_letter (seq, id, aggregate_type, aggregate_id, event_type, reason, attempts, created_at) "
+            "VALUES (1, gen_random_uuid(), 'order', 'H', 'E', 'test', 1, now())");
+    tx.commit();
+  }
+  for (int i = 0; i < 30; ++i) Insert("H", "'held'");
+  pqxx::connection old_session(PgDsn());
+  pqxx::work old_tx(old_session);
+  old_tx.exec("SELECT pg_current_xact_id()");  // holds an xid until the end of the test
+  RelayProcess relay(config_);
+  std::vector<WrittenEvent> fresh;
+  for (int i = 0; i < 20; ++i)
+    fresh.push_back({Insert("N" + std::to_string(i % 4), "'n'"), "N" + std::to_string(i % 4)});
+  EXPECT_TRUE(WaitFor([&] { return Rows("aggregate_id <> 'H'") == 0; }, 20000))
+      << Rows("aggregate_id <> 'H'") << " new rows still waiting; " << relay.Log();
+  EXPECT_EQ(Rows("aggregate_id = 'H'"), 30) << "the held rows stay";
+  old_tx.abort();
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+  const auto audit = AuditDelivery(fresh, ConsumeEvents({prefix_ + ".order"}, fresh));
+  EXPECT_EQ(audit.lost + audit.inversions, 0u) << audit.first_problem;
+}
+
+// A NOTIFY that arrives while a query runs on the LISTEN session is read by
+// libpq with the query's result: the socket never becomes readable for it,
+// and the rows waited for the poll interval (30 s here).
+TEST_F(HostileTest, NotificationsDuringAQueryAreNotMissed) {
+  config_.source.poll_interval = milliseconds(30000);
+  config_.source.batch_size = 5;  // many polls per burst: many queries to arrive during
+  RelayProcess relay(config_);
+  ASSERT_TRUE(relay.WaitForLog("relay starting"));
+  std::this_thread::sleep_for(milliseconds(500));
+  for (int burst = 0; burst < 12; ++burst) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 40; ++i) Insert("W" + std::to_string(i % 8), "'w'");
+    const bool drained = WaitFor([&] { return Rows() == 0; }, 10000);
+    const auto took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_TRUE(drained) << "burst " << burst << ": rows still waiting after " << took << " ms; " << relay.Log();
+  }
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+}
+
+// A row whose key is too large to index used to make its dead-letter move
+// fail forever ("index row size exceeds btree maximum"), retried ~170 times
+// a second while nothing else was published.
+TEST_F(HostileTest, APoisonRowWithAHugeKeyIsDeadLetteredAndOthersFlow) {
+  {
+    pqxx::work tx(conn_);  // a table without the size check (e.g. an older or a user's own table)
+    tx.exec("ALTER TABLE " + Table() + " DROP CONSTRAINT IF EXISTS outbox_key_size");
+    tx.commit();
+  }
+  const std::string huge = Insert("X", "repeat('p', 600000)");
+  {
+    pqxx::work tx(conn_);
+    tx.exec("UPDATE " + Table() + " SET aggregate_id = repeat('k', 600000) WHERE id::text = '" + huge + "'");
+    tx.commit();
+  }
+  std::vector<WrittenEvent> others;
+  for (int i = 0; i < 5; ++i) others.push_back({Insert("O" + std::to_string(i), "'o'"), "O" + std::to_string(i)});
+  RelayProcess relay(config_);
+  EXPECT_TRUE(WaitFor([&] { return Rows("aggregate_id LIKE 'O%'") == 0; }, 30000))
+      << "other keys flow; " << relay.Log();
+  EXPECT_TRUE(WaitFor([&] { return DeadLetters("id::text = '" + huge + "'") == 1; }, 30000)) << relay.Log();
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+  const auto audit = AuditDelivery(others, ConsumeEvents({prefix_ + ".order"}, others));
+  EXPECT_EQ(audit.lost, 0u) << audit.first_problem;
+}
+
+// A dead-letter move that fails anyway (here a trigger refuses it) holds only
+// that key: the row stays, one line names its seq, and every other key flows.
+// It used to be retried without pause while nothing else was published.
+TEST_F(HostileTest, AMoveThatKeepsFailingHoldsOnlyItsKey) {
+  {
+    pqxx::work tx(conn_);
+    tx.exec("CREATE FUNCTION \"" + schema_.name() +
+            "\".refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by a trigger'; END $$");
+    tx.exec("CREATE TRIGGER refuse BEFORE INSERT ON \"" + schema_.name() +
+            "\".dead_letter FOR EACH ROW WHEN (NEW.aggregate_id = 'X') EXECUTE FUNCTION \"" + schema_.name() +
+            "\".refuse()");
+    tx.commit();
+  }
+  const std::string poison = Insert("X", "repeat('p', 2000000)");
+  Insert("X", "'x2'");
+  std::vector<WrittenEvent> others;
+  for (int i = 0; i < 5; ++i) others.push_back({Insert("O" + std::to_string(i), "'o'"), "O" + std::to_string(i)});
+  RelayProcess relay(config_);
+  EXPECT_TRUE(WaitFor([&] { return Rows("aggregate_id LIKE 'O%'") == 0; }, 30000)) << relay.Log();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(Rows("aggregate_id = 'X'"), 2) << "the poison row and the one behind it stay";
+  size_t lines = 0;
+  const std::string log = relay.Log();
+  for (size_t at = log.find("refused by a trigger"); at != std::string::npos;
+       at = log.find("refused by a trigger", at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 1u) << "one line, not one per retry; " << log;
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+  const auto audit = AuditDelivery(others, ConsumeEvents({prefix_ + ".order"}, others));
+  EXPECT_EQ(audit.lost, 0u) << audit.first_problem;
+}
+
+// A mapped table whose columns allow NULLs: a NULL event id used to fail
+// every poll ("Attempt to convert null to string"), a NULL aggregate type to
+// go to the topic "outbox.event.". Such rows cost only their own key.
+TEST_F(HostileTest, RowsWithNullColumnsInAMappedTableCostOnlyTheirKey) {
+  {
+    pqxx::work tx(conn_);
+    tx.exec("CREATE TABLE \"" + schema_.name() +
+            "\".events (id uuid, aggregatetype text, aggregateid text, type text, payload jsonb, "
+            "seq bigint NOT NULL DEFAULT \"" +
+            schema_.name() + "\".outbox_next_seq() PRIMARY KEY)");
+    tx.commit();
+  }
+  config_.outbox.table = "events";
+  config_.outbox.columns.aggregate_type = "aggregatetype";
+  config_.outbox.columns.aggregate_id = "aggregateid";
+  config_.outbox.columns.event_type = "type";
+  config_.outbox.columns.headers = "";
+  config_.outbox.columns.topic = "";
+  config_.outbox.columns.created_at = "";
+  auto insert = [&](const std::string& id, const std::string& type, const std::string& key) {
+    pqxx::work tx(conn_);
+    tx.exec("INSERT INTO \"" + schema_.name() + "\".events (id, aggregatetype, aggregateid, type, payload) VALUES (" +
+            id + ", " + type + ", " + key + ", 'E', '{}')");
+    tx.commit();
+  };
+  insert("NULL", "'order'", "'A'");
+  insert("gen_random_uuid()", "NULL", "'B'");
+  std::vector<WrittenEvent> good;
+  for (int i = 0; i < 3; ++i) {
+    const std::string id = "00000000-0000-4000-8000-00000000000" + std::to_string(i);
+    insert("'" + id + "'", "'order'", "'C" + std::to_string(i) + "'");
+    good.push_back({id, "C" + std::to_string(i)});
+  }
+  RelayProcess relay(config_);
+  const auto table_rows = [&](const std::string& where) {
+    return Count("SELECT count(*) FROM \"" + schema_.name() + "\".events WHERE " + where);
+  };
+  EXPECT_TRUE(WaitFor([&] { return table_rows("aggregateid LIKE 'C%'") == 0; }, 30000)) << relay.Log();
+  EXPECT_TRUE(relay.LogContains("outbox.columns.id is NULL")) << "the line names the column; " << relay.Log();
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+  const auto audit = AuditDelivery(good, ConsumeEvents({prefix_ + ".order"}, good));
+  EXPECT_EQ(audit.lost, 0u) << audit.first_problem;
+  EXPECT_EQ(ConsumeAll({"outbox.event."}, 1, 2000).size(), 0u) << "nothing goes to a topic without a type";
+}
+
+// A dropped and re-created outbox table starts its seq values again: the
+// relay notices the new table instead of waiting above its old high-water
+// mark, and `migrate` says what to do about a table missing from a schema
+// whose version says it exists.
+TEST_F(HostileTest, ADroppedAndRecreatedOutboxTableIsReadAgain) {
+  std::vector<WrittenEvent> before;
+  for (int i = 0; i < 20; ++i) before.push_back({Insert("K", "'k'"), "K"});
+  RelayProcess relay(config_);
+  ASSERT_TRUE(WaitFor([&] { return Rows() == 0; }, 20000)) << relay.Log();
+  {
+    pqxx::work tx(conn_);
+    tx.exec("DROP TABLE " + Table() + " CASCADE");
+    tx.commit();
+  }
+  const CommandResult migrate = RunRelay(config_, {"migrate"});
+  EXPECT_NE(migrate.exit_code, 0) << migrate.out << migrate.err;
+  EXPECT_NE(migrate.err.find("missing"), std::string::npos) << migrate.err;
+  {
+    pqxx::work tx(conn_);
+    tx.exec("DROP SCHEMA \"" + schema_.name() + "\" CASCADE");
+    tx.commit();
+  }
+  sdk::Migrate(conn_, schema_.name());
+  std::vector<WrittenEvent> after;
+  for (int i = 0; i < 5; ++i) after.push_back({Insert("L", "'l'"), "L"});
+  EXPECT_TRUE(WaitFor([&] { return Rows() == 0; }, 30000)) << "rows of the new table wait; " << relay.Log();
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+  const auto audit = AuditDelivery(after, ConsumeEvents({prefix_ + ".order"}, after));
+  EXPECT_EQ(audit.lost, 0u) << audit.first_problem;
+}
+
+// The attempts a poison event used are kept in its row: a relay that takes
+// over continues the count instead of granting max_attempts more tries.
+TEST_F(HostileTest, AttemptsSurviveATakeover) {
+  config_.dead_letter.max_attempts = 5;
+  const std::string poison = Insert("P", "repeat('x', 2000000)");  // over the producer's message.max.bytes
+  int recorded = 0;
+  {
+    RelayProcess first(config_);
+    EXPECT_TRUE(WaitFor(
+        [&] { return Count("SELECT coalesce(max(attempts), 0) FROM " + Table() + " WHERE aggregate_id = 'P'") >= 2; },
+        20000))
+        << first.Log();
+    first.Signal(SIGKILL);
+    first.Wait(5000);
+  }
+  recorded = Count("SELECT coalesce(max(attempts), 0) FROM " + Table() + " WHERE aggregate_id = 'P'");
+  ASSERT_GE(recorded, 2);
+  ASSERT_LT(recorded, 5);
+  RelayProcess second(config_);
+  ASSERT_TRUE(WaitFor([&] { return DeadLetters("id::text = '" + poison + "'") == 1; }, 30000)) << second.Log();
+  EXPECT_EQ(DeadLetters("id::text = '" + poison + "' AND attempts = 5"), 1);
+  size_t refusals = 0;
+  const std::string log = second.Log();
+  for (size_t at = log.find("refused"); at != std::string::npos; at = log.find("refused", at + 1)) ++refusals;
+  EXPECT_EQ(refusals, static_cast<size_t>(5 - recorded)) << log;
+  second.Signal(SIGTERM);
+  EXPECT_EQ(second.Wait(20000), 0);
+}
+
 }  // namespace
 }  // namespace outbox::test

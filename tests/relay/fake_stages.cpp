@@ -116,17 +116,18 @@ bool Publisher::Poll(int, std::vector<DeliveryReport>& out) {
   return false;
 }
 
-size_t AckStore::Ack(const std::vector<int64_t>& seqs) {
+size_t AckStore::Ack(const std::vector<RowRef>& rows) {
   if (fail_acks) throw std::runtime_error("ack failed");
   size_t n = 0;
-  for (int64_t s : seqs) {
-    n += table_.rows.erase(s);
-    table_.acked.push_back(s);
+  for (const RowRef& r : rows) {
+    n += table_.rows.erase(r.seq);
+    table_.acked.push_back(r.seq);
   }
   return n;
 }
 
-bool AckStore::MoveToDeadLetter(int64_t seq, const std::string&, uint32_t) {
+bool AckStore::MoveToDeadLetter(RowRef row, const std::string&, uint32_t) {
+  const int64_t seq = row.seq;
   auto it = table_.rows.find(seq);
   if (it == table_.rows.end()) return false;
   table_.dead_letters[seq] = it->second;

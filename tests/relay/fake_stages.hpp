@@ -100,11 +100,11 @@ class AckStore : public relay::AckStore {
   void Connect() override { connected_ = true; }
   bool connected() const override { return connected_; }
   void Disconnect() noexcept override { connected_ = false; }
-  size_t Ack(const std::vector<int64_t>& seqs) override;
-  bool MoveToDeadLetter(int64_t seq, const std::string& reason, uint32_t attempts) override;
-  void RecordAttempts(const std::vector<std::pair<int64_t, uint32_t>>& attempts) override {
-    for (const auto& [seq, n] : attempts) {
-      if (auto it = table_.rows.find(seq); it != table_.rows.end()) it->second.attempts = n;
+  size_t Ack(const std::vector<RowRef>& rows) override;
+  bool MoveToDeadLetter(RowRef row, const std::string& reason, uint32_t attempts) override;
+  void RecordAttempts(const std::vector<std::pair<RowRef, uint32_t>>& attempts) override {
+    for (const auto& [row, n] : attempts) {
+      if (auto it = table_.rows.find(row.seq); it != table_.rows.end()) it->second.attempts = n;
     }
   }
   std::unordered_set<std::string> DeadLetteredKeys() override;

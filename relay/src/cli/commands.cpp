@@ -1,15 +1,19 @@
 #include "cli/commands.hpp"
 
+#include "cli/command_error.hpp"
+
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <memory>
 
 #include <spdlog/spdlog.h>
+#include <pqxx/nontransaction>
 
 #include "cli/cli.hpp"
 #include "config/config.hpp"
 #include "http/metrics_server.hpp"
+#include "outbox/identifier.hpp"
 #include "outbox/migrations.hpp"
 #include "pg/pg_connect.hpp"
 #include "pipeline/relay.hpp"
@@ -60,12 +64,33 @@ int RunCommand(const Config& config) {
 }
 
 int MigrateCommand(const Config& config) {
+  const OutboxConfig& o = config.outbox;
   auto conn = PgConnect(config.postgres, "migrate");
-  auto applied = sdk::Migrate(*conn, config.outbox.schema);
+  // The relay's own objects live in the relay schema; a mapped outbox table of
+  // another schema (outbox.relay_schema set) is the application's to create.
+  auto applied = sdk::Migrate(*conn, o.RelaySchema());
   for (const auto& m : applied) std::printf("migrate: applied %s\n", m.name.c_str());
-  std::printf("migrate: schema '%s' is at version %d (%zu applied now)\n", config.outbox.schema.c_str(),
-              sdk::CurrentSchemaVersion(*conn, config.outbox.schema), applied.size());
-  return kExitOk;
+  const int version = sdk::CurrentSchemaVersion(*conn, o.RelaySchema());
+  std::printf("migrate: schema '%s' is at version %d (%zu applied now)\n", o.RelaySchema().c_str(), version,
+              applied.size());
+  pqxx::nontransaction tx(*conn);
+  const std::string table =
+      sdk::QuoteIdentifier(o.schema, "outbox.schema") + "." + sdk::QuoteIdentifier(o.table, "outbox.table");
+  if (!tx.exec_params1("SELECT to_regclass($1) IS NULL", table)[0].as<bool>()) return kExitOk;
+  if (o.schema == o.RelaySchema() && o.table == "outbox") {
+    // Migrations ran (their versions are recorded) but the table is gone: it
+    // was dropped afterwards, and migrations never run twice.
+    throw CommandError(
+        "schema '" + o.schema + "' is at version " + std::to_string(version) + ", but its table " + o.TableName() +
+            " is missing (dropped after it was migrated); Hint: restore it from a backup, or, if "
+            "nothing in schema '" +
+            o.schema + "' is needed any more, DROP SCHEMA \"" + o.schema + "\" CASCADE and run migrate again",
+        kExitRuntime);
+  }
+  throw CommandError("the outbox table " + o.TableName() +
+                         " does not exist; Hint: create it (schema/README.md: Existing Debezium-style table), or fix "
+                         "outbox.schema and outbox.table",
+                     kExitRuntime);
 }
 
 }  // namespace outbox::relay

@@ -1,5 +1,7 @@
 #include "pg/ack_store.hpp"
 
+#include <map>
+
 #include <pqxx/except>
 #include <pqxx/nontransaction>
 #include <pqxx/result>
@@ -41,23 +43,33 @@ auto PgAckStore::Guard(F&& f) -> decltype(f()) {
   }
 }
 
-size_t PgAckStore::Ack(const std::vector<int64_t>& seqs) {
-  if (seqs.empty()) return 0;
+size_t PgAckStore::Ack(const std::vector<RowRef>& rows) {
+  if (rows.empty()) return 0;
   return Guard([&] {
-    pqxx::nontransaction tx(*conn_);  // one statement: atomic on its own
-    return static_cast<size_t>(tx.exec_prepared("outbox_ack", BigintArray(seqs)).affected_rows());
+    // One statement per table (a single one unless the table was re-created
+    // while rows of the old one were in flight): atomic on its own.
+    std::map<uint32_t, std::vector<int64_t>> by_table;
+    for (const RowRef& r : rows) by_table[r.table_oid].push_back(r.seq);
+    size_t changed = 0;
+    pqxx::nontransaction tx(*conn_);
+    for (const auto& [oid, seqs] : by_table) {
+      changed += tx.exec_prepared("outbox_ack", BigintArray(seqs), static_cast<int64_t>(oid)).affected_rows();
+    }
+    return changed;
   });
 }
 
-bool PgAckStore::MoveToDeadLetter(int64_t seq, const std::string& reason, uint32_t attempts) {
-  return Guard([&] { return dead_letter_->Move(*conn_, seq, reason, attempts); });
+bool PgAckStore::MoveToDeadLetter(RowRef row, const std::string& reason, uint32_t attempts) {
+  return Guard([&] { return dead_letter_->Move(*conn_, row, reason, attempts); });
 }
 
-void PgAckStore::RecordAttempts(const std::vector<std::pair<int64_t, uint32_t>>& attempts) {
+void PgAckStore::RecordAttempts(const std::vector<std::pair<RowRef, uint32_t>>& attempts) {
   if (sql_.record_attempts.empty() || attempts.empty()) return;
   Guard([&] {
     pqxx::nontransaction tx(*conn_);
-    for (const auto& [seq, n] : attempts) tx.exec_params(sql_.record_attempts, seq, static_cast<int>(n));
+    for (const auto& [row, n] : attempts) {
+      tx.exec_params(sql_.record_attempts, row.seq, static_cast<int>(n), static_cast<int64_t>(row.table_oid));
+    }
     return 0;
   });
 }

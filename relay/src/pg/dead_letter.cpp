@@ -14,14 +14,16 @@ DeadLetterStore::DeadLetterStore(const OutboxConfig& config, OutboxSql sql)
     : sql_(std::move(sql)),
       channel_(config.notify_channel.empty() ? sdk::NotifyChannel(config.schema) : config.notify_channel) {}
 
-bool DeadLetterStore::Move(pqxx::connection_base& conn, int64_t seq, const std::string& reason,
+bool DeadLetterStore::Move(pqxx::connection_base& conn, RowRef row, const std::string& reason,
                            uint32_t attempts) const {
   // All or nothing: the row leaves the outbox only together with its insert
   // (a conflicting event id raises, and nothing changes).
   pqxx::work tx(conn, "outbox-dead-letter");
-  auto moved = tx.exec_params(sql_.dead_letter_insert, seq, reason, static_cast<int>(attempts), sql_.table_name);
+  const auto oid = static_cast<int64_t>(row.table_oid);
+  auto moved =
+      tx.exec_params(sql_.dead_letter_insert, row.seq, reason, static_cast<int>(attempts), sql_.table_name, oid);
   if (moved.affected_rows() == 0) return false;  // the row is gone: nothing to move
-  tx.exec_params(sql_.delete_row, seq);
+  tx.exec_params(sql_.delete_row, row.seq, oid);
   tx.commit();
   return true;
 }

@@ -7,6 +7,7 @@
 
 #include <pqxx/connection_base>
 
+#include "pg/outbox_row.hpp"
 #include "pg/outbox_sql.hpp"
 
 namespace outbox::relay {
@@ -22,7 +23,7 @@ class DeadLetterStore {
 
   /// Moves outbox row `seq` to the dead-letter table in one transaction.
   /// Returns false when the row is no longer in the outbox.
-  bool Move(pqxx::connection_base& conn, int64_t seq, const std::string& reason, uint32_t attempts) const;
+  bool Move(pqxx::connection_base& conn, RowRef row, const std::string& reason, uint32_t attempts) const;
 
   /// KeyHolds::Key() of every dead-lettered event.
   std::unordered_set<std::string> HeldKeys(pqxx::connection_base& conn) const;

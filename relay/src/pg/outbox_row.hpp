@@ -9,7 +9,11 @@ namespace outbox::relay {
 /// One outbox event as read by a source, columns already mapped to the contract.
 struct OutboxRow {
   int64_t seq = 0;  ///< the row's seq; 0 for an event without a row (in_table = false)
-  std::string id;   ///< event id: the consumers' dedup key
+  /// The oid of the table the row was read from: with seq, the row's identity.
+  /// A re-created outbox table starts its seq values again; statements on
+  /// rows match the oid too, so they never touch a row of another table.
+  uint32_t table_oid = 0;
+  std::string id;  ///< event id: the consumers' dedup key
   std::string aggregate_type;
   std::string aggregate_id;
   std::string event_type;
@@ -26,6 +30,12 @@ struct OutboxRow {
   uint64_t txn = 0;
   /// Tail mode: committed before this stream started, so possibly acknowledged by an earlier run.
   bool replayed = false;
+};
+
+/// A row of an outbox table: its seq, and the oid of the table (see OutboxRow).
+struct RowRef {
+  int64_t seq = 0;
+  uint32_t table_oid = 0;
 };
 
 }  // namespace outbox::relay

@@ -45,21 +45,23 @@ void BuildReads(const OutboxConfig& config, const std::string& attempts, OutboxS
                     QuoteColumn(c.aggregate_id, "aggregate_id") + "::text, " + optional(c.event_type, "event_type") +
                     ", " + sql.payload + ", " + optional(c.headers, "headers") + ", " + optional(c.topic, "topic") +
                     ", " + created_text + ", " + created_epoch + ", " +
-                    (attempts.empty() ? std::string("0") : "coalesce(" + attempts + ", 0)::int");
+                    (attempts.empty() ? std::string("0") : "coalesce(" + attempts + ", 0)::int") + ", tableoid::bigint";
   const std::string& s = sql.seq;
   // One statement, one snapshot: the rows and the xmin that proves gaps empty.
   // The two branches keep the index scan with LIMIT on a large backlog (an OR
   // would read every row above the high-water mark before sorting).
   // Gaps are read as ranges (an index range probe each, in a LATERAL so the
   // table's own column names win); the names lo/hi are the ranges' own.
-  sql.poll =
-      "SELECT x.xmin, r.* FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text) AS x(xmin) "
-      "LEFT JOIN LATERAL (SELECT * FROM ((SELECT o.* FROM unnest($2::bigint[], $3::bigint[]) AS g(lo, hi), "
-      "LATERAL (SELECT " +
-      sql.select_list + " FROM " + sql.table + " WHERE " + s + " BETWEEN g.lo AND g.hi" + sql.unpublished +
-      ") AS o) UNION ALL (SELECT " + sql.select_list + " FROM " + sql.table + " WHERE " + s + " > $1" +
-      sql.unpublished + " ORDER BY " + s + " LIMIT $4)) AS u ORDER BY 1 LIMIT $4) AS r ON true";
-  sql.unacknowledged = "SELECT " + s + " FROM " + sql.table + " WHERE " + s + " = ANY($1::bigint[])" + sql.unpublished;
+  sql.poll = "SELECT x.xmin, x.oid, r.* FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text, to_regclass('" +
+             sql.table +
+             "')::oid::bigint) AS x(xmin, oid) "
+             "LEFT JOIN LATERAL (SELECT * FROM ((SELECT o.* FROM unnest($2::bigint[], $3::bigint[]) AS g(lo, hi), "
+             "LATERAL (SELECT " +
+             sql.select_list + " FROM " + sql.table + " WHERE " + s + " BETWEEN g.lo AND g.hi" + sql.unpublished +
+             ") AS o) UNION ALL (SELECT " + sql.select_list + " FROM " + sql.table + " WHERE " + s + " > $1" +
+             sql.unpublished + " ORDER BY " + s + " LIMIT $4)) AS u ORDER BY 1 LIMIT $4) AS r ON true";
+  sql.unacknowledged = "SELECT " + s + " FROM " + sql.table + " WHERE " + s + " = ANY($1::bigint[])" + sql.unpublished +
+                       " AND tableoid = $2::oid";
   sql.backlog_count = "SELECT count(*) FROM " + sql.table + " WHERE true" + sql.unpublished;
   // Rows written by plain SQL may say 'infinity' ("cannot subtract infinite
   // timestamps"): such a row has no age (NULL), but still counts as a row.
@@ -74,17 +76,18 @@ void BuildWrites(const OutboxConfig& config, const std::string& attempts, Outbox
   const ColumnNames& c = config.columns;
   const std::string& s = sql.seq;
   if (config.cleanup == Cleanup::kDelete) {
-    sql.ack = "DELETE FROM " + sql.table + " WHERE " + s + " = ANY($1::bigint[])";
+    sql.ack = "DELETE FROM " + sql.table + " WHERE " + s + " = ANY($1::bigint[]) AND tableoid = $2::oid";
   } else {
     const std::string pub = QuoteColumn(c.published_at, "published_at");
-    sql.ack =
-        "UPDATE " + sql.table + " SET " + pub + " = now() WHERE " + s + " = ANY($1::bigint[]) AND " + pub + " IS NULL";
+    sql.ack = "UPDATE " + sql.table + " SET " + pub + " = now() WHERE " + s + " = ANY($1::bigint[]) AND " + pub +
+              " IS NULL AND tableoid = $2::oid";
     sql.retention = "DELETE FROM " + sql.table + " WHERE " + s + " IN (SELECT " + s + " FROM " + sql.table + " WHERE " +
                     pub + " < now() - make_interval(secs => $1) LIMIT $2)";
   }
-  sql.delete_row = "DELETE FROM " + sql.table + " WHERE " + s + " = $1";
+  sql.delete_row = "DELETE FROM " + sql.table + " WHERE " + s + " = $1 AND tableoid = $2::oid";
   if (!attempts.empty()) {
-    sql.record_attempts = "UPDATE " + sql.table + " SET " + attempts + " = $2 WHERE " + s + " = $1";
+    sql.record_attempts =
+        "UPDATE " + sql.table + " SET " + attempts + " = $2 WHERE " + s + " = $1 AND tableoid = $3::oid";
   }
 
   auto text_or = [](const std::string& col, const char* key, const char* fallback) {
@@ -103,7 +106,7 @@ void BuildWrites(const OutboxConfig& config, const std::string& attempts, Outbox
       (c.headers.empty() ? "'{}'::jsonb" : "coalesce(" + QuoteColumn(c.headers, "headers") + "::jsonb, '{}')") + ", " +
       (c.topic.empty() ? "NULL" : QuoteColumn(c.topic, "topic") + "::text") + ", " +
       (c.created_at.empty() ? "now()" : "coalesce(" + QuoteColumn(c.created_at, "created_at") + ", now())") +
-      ", $2, $3 FROM " + sql.table + " WHERE " + s + " = $1";
+      ", $2, $3 FROM " + sql.table + " WHERE " + s + " = $1 AND tableoid = $5::oid";
 
   // The original seq, not a new one: the event must go out before the events
   // of its key that were held behind it. The relay reads the table from its
@@ -172,6 +175,7 @@ OutboxRow ReadRow(const pqxx::row& row, int first) {
   // strtod, not as<double>(): pqxx 6.4 parses doubles through an iostream.
   r.created_epoch = row[first + 9].is_null() ? 0.0 : std::strtod(row[first + 9].c_str(), nullptr);
   r.attempts = static_cast<uint32_t>(std::max(0, row[first + 10].as<int>(0)));
+  r.table_oid = static_cast<uint32_t>(row[first + 11].as<int64_t>(0));
   return r;
 }
 

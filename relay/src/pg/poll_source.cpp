@@ -1,5 +1,8 @@
 #include "pg/poll_source.hpp"
 
+#include <map>
+
+#include <spdlog/spdlog.h>
 #include <pqxx/except>
 #include <pqxx/nontransaction>
 #include <pqxx/notification>
@@ -93,13 +96,27 @@ std::vector<OutboxRow> PollSource::Read(size_t max, size_t /*outstanding*/) {
                              static_cast<int64_t>(limit));
     }
     const uint64_t xmin = res[0][0].as<uint64_t>();
+    const int64_t oid = res[0][1].as<int64_t>(0);
+    if (oid != table_oid_) {
+      if (table_oid_ != 0) {
+        // Dropped and created again: its seq values started over below the
+        // high-water mark. Read it from its start (rows of the old table
+        // still in flight are acknowledged by oid, so never in this one).
+        spdlog::warn("postgres: the outbox table {} was re-created; reading it from its start", sql_.table);
+        tracker_.Reset();
+        table_oid_ = oid;
+        covered_all_ = false;
+        return {};
+      }
+      table_oid_ = oid;
+    }
     std::vector<OutboxRow> rows;
     std::vector<int64_t> seqs;
-    if (!res[0][1].is_null()) {
+    if (!res[0][2].is_null()) {
       rows.reserve(res.size());
       seqs.reserve(res.size());
       for (const auto& r : res) {
-        rows.push_back(ReadRow(r, 1));
+        rows.push_back(ReadRow(r, 2));
         seqs.push_back(rows.back().seq);
       }
     }
@@ -126,12 +143,18 @@ std::vector<OutboxRow> PollSource::Read(size_t max, size_t /*outstanding*/) {
   }
 }
 
-std::unordered_set<int64_t> PollSource::Unacknowledged(const std::vector<int64_t>& seqs) {
+std::unordered_set<int64_t> PollSource::Unacknowledged(const std::vector<RowRef>& rows) {
   std::unordered_set<int64_t> out;
-  if (seqs.empty()) return out;
+  if (rows.empty()) return out;
+  std::map<uint32_t, std::vector<int64_t>> by_table;
+  for (const RowRef& r : rows) by_table[r.table_oid].push_back(r.seq);
   try {
     pqxx::nontransaction tx(*conn_);
-    for (const auto& r : tx.exec_prepared("outbox_unacked", BigintArray(seqs))) out.insert(r[0].as<int64_t>());
+    for (const auto& [oid, seqs] : by_table) {
+      for (const auto& r : tx.exec_prepared("outbox_unacked", BigintArray(seqs), static_cast<int64_t>(oid))) {
+        out.insert(r[0].as<int64_t>());
+      }
+    }
   } catch (const pqxx::broken_connection&) {
     Disconnect();
     throw;

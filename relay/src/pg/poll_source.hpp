@@ -46,8 +46,8 @@ class PollSource : public Source {
   /// off by the batch limit): the table was read up to that moment.
   bool covered_all() const { return covered_all_; }
 
-  /// Those of `seqs` whose rows are still unacknowledged (not deleted, not marked).
-  std::unordered_set<int64_t> Unacknowledged(const std::vector<int64_t>& seqs);
+  /// The seqs of those `rows` that are still unacknowledged (not deleted, not marked).
+  std::unordered_set<int64_t> Unacknowledged(const std::vector<RowRef>& rows);
 
  private:
   class WakeReceiver;
@@ -60,6 +60,7 @@ class PollSource : public Source {
   OutboxSql sql_;
   GapTracker tracker_;
   bool covered_all_ = false;
+  int64_t table_oid_ = 0;  // the outbox table the tracker's positions belong to
 };
 
 }  // namespace outbox::relay

@@ -155,6 +155,7 @@ bool ReplicationStream::Decode(const char* data, size_t size, StreamMessage& out
       if (rel == nullptr || !mapper_.IsOutbox(*rel)) return false;
       out.kind = StreamMessage::Kind::kEvent;
       out.event = mapper_.Map(*rel, m.values);
+      out.event.table_oid = m.relid;  // pgoutput names relations by oid
       return true;
     }
     case PgOutputMessage::Kind::kMessage:

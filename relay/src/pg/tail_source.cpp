@@ -100,7 +100,7 @@ std::vector<OutboxRow> TailSource::ReadStream(size_t max) {
 }
 
 std::vector<OutboxRow> TailSource::SkipAcknowledged(std::vector<OutboxRow> rows) {
-  const std::vector<int64_t> seqs = ReplayedSeqs(rows);
+  const std::vector<RowRef> seqs = ReplayedRows(rows);
   if (seqs.empty()) return rows;
   // On failure the rows stay unreleased, so the LSN stays before them and a
   // resync streams them again.

@@ -19,14 +19,14 @@ bool AckBatcher::Flush(Clock::time_point now, bool force, InFlightWindow& window
   if (pending_.empty()) return true;
   if (!store.connected()) return false;
   if (!force && pending_.size() < batch_size_ && now < due()) return true;
-  std::vector<int64_t> seqs;  // WAL-message events (tail mode) have no row
-  seqs.reserve(pending_.size());
+  std::vector<RowRef> rows;  // WAL-message events (tail mode) have no row
+  rows.reserve(pending_.size());
   for (DeliveryToken t : pending_) {
     const InFlightWindow::Entry* e = window.Find(t);
-    if (e != nullptr && e->row.in_table && !e->behind_failure) seqs.push_back(e->row.seq);
+    if (e != nullptr && e->row.in_table && !e->behind_failure) rows.push_back(RowRef{e->row.seq, e->row.table_oid});
   }
   try {
-    if (!seqs.empty()) store.Ack(seqs);
+    if (!rows.empty()) store.Ack(rows);
   } catch (const pqxx::broken_connection& e) {
     spdlog::warn("postgres: ack connection lost ({}); {} confirmed events wait to be acknowledged", OneLine(e.what()),
                  pending_.size());

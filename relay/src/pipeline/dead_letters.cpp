@@ -38,12 +38,12 @@ void DeadLetters::Rejected(const OutboxRow& row, const std::string& reason, Cloc
   suspects_.erase(row.id);
   const std::string key = KeyHolds::Key(row.aggregate_type, row.aggregate_id);
   const KeyHolds::Rejection r = holds_.Rejected(key, row.id, row.attempts);
-  if (row.in_table && row.seq != 0) attempts_.emplace_back(row.seq, r.attempts);
+  if (row.in_table && row.seq != 0) attempts_.emplace_back(RowRef{row.seq, row.table_oid}, r.attempts);
   if (r.dead_letter) {
     for (const Move& m : moves_) {
       if (m.event_id == row.id) return;  // already waiting to be moved
     }
-    moves_.push_back(Move{row.seq, row.id, key, reason, r.attempts, now, false});
+    moves_.push_back(Move{RowRef{row.seq, row.table_oid}, row.id, key, reason, r.attempts, now, false});
     return;
   }
   const Clock::time_point at = now + RetryDelay(r.attempts);
@@ -85,10 +85,10 @@ bool DeadLetters::MovePending(AckStore& store, Clock::time_point now) {
       continue;
     }
     try {
-      if (store.MoveToDeadLetter(it->seq, it->reason, it->attempts)) {
+      if (store.MoveToDeadLetter(it->row, it->reason, it->attempts)) {
         holds_.DeadLettered(it->key, it->event_id);
         stats_.dead_lettered++;
-        spdlog::error("dead-letter: event seq={} moved to the dead-letter table after {} attempts: {}{}", it->seq,
+        spdlog::error("dead-letter: event seq={} moved to the dead-letter table after {} attempts: {}{}", it->row.seq,
                       it->attempts, it->reason,
                       config_.dead_letter.hold_key ? "; later events of its key are held" : "");
       } else {
@@ -104,7 +104,7 @@ bool DeadLetters::MovePending(AckStore& store, Clock::time_point now) {
         spdlog::error(
             "dead-letter: cannot move event seq={} ({}); it stays in the outbox, its key held; retrying "
             "every 30 s",
-            it->seq, OneLine(e.what()));
+            it->row.seq, OneLine(e.what()));
         it->logged_failure = true;
       }
       it->not_before = now + std::chrono::seconds(30);

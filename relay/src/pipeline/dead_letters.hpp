@@ -54,7 +54,7 @@ class DeadLetters {
   bool Reload(AckStore& store);
 
   struct Move {
-    int64_t seq;
+    RowRef row;
     std::string event_id, key, reason;
     uint32_t attempts;
     Clock::time_point not_before;
@@ -63,10 +63,10 @@ class DeadLetters {
   const Config& config_;
   RelayStats& stats_;
   KeyHolds holds_;
-  std::vector<Move> moves_;                             // out of attempts, not yet in the dead-letter table
-  std::vector<std::pair<int64_t, uint32_t>> attempts_;  // (seq, attempts) to record in the rows
-  std::optional<Clock::time_point> retry_;              // earliest retry of a rejected event
-  std::unordered_set<std::string> suspects_;            // event ids
+  std::vector<Move> moves_;                            // out of attempts, not yet in the dead-letter table
+  std::vector<std::pair<RowRef, uint32_t>> attempts_;  // (row, attempts) to record in the rows
+  std::optional<Clock::time_point> retry_;             // earliest retry of a rejected event
+  std::unordered_set<std::string> suspects_;           // event ids
 };
 
 }  // namespace outbox::relay

@@ -133,18 +133,18 @@ class AckStore {
   virtual bool connected() const = 0;
   virtual void Disconnect() noexcept = 0;
 
-  /// Records the rows with these seq values as published, in one statement
-  /// (deletes or marks them). Returns how many rows it changed.
-  virtual size_t Ack(const std::vector<int64_t>& seqs) = 0;
+  /// Records these rows as published (deletes or marks them), one statement
+  /// per table. Returns how many rows it changed.
+  virtual size_t Ack(const std::vector<RowRef>& rows) = 0;
 
-  /// Moves row `seq` to the dead-letter table with `reason`, all or nothing.
+  /// Moves `row` to the dead-letter table with `reason`, all or nothing.
   /// Returns false when the row is no longer in the outbox.
-  virtual bool MoveToDeadLetter(int64_t seq, const std::string& reason, uint32_t attempts) = 0;
+  virtual bool MoveToDeadLetter(RowRef row, const std::string& reason, uint32_t attempts) = 0;
 
   /// Records in the rows how many permanent rejections each event has had
   /// (seq, attempts), so a relay that takes over does not start counting
   /// again. A no-op for a table without an attempts column.
-  virtual void RecordAttempts(const std::vector<std::pair<int64_t, uint32_t>>& attempts) = 0;
+  virtual void RecordAttempts(const std::vector<std::pair<RowRef, uint32_t>>& attempts) = 0;
 
   /// KeyHolds::Key of every dead-lettered event.
   virtual std::unordered_set<std::string> DeadLetteredKeys() = 0;

@@ -2,12 +2,12 @@
 
 namespace outbox::relay {
 
-std::vector<int64_t> ReplayedSeqs(const std::vector<OutboxRow>& rows) {
-  std::vector<int64_t> seqs;
+std::vector<RowRef> ReplayedRows(const std::vector<OutboxRow>& rows) {
+  std::vector<RowRef> out;
   for (const auto& r : rows) {
-    if (r.replayed && r.in_table) seqs.push_back(r.seq);
+    if (r.replayed && r.in_table) out.push_back(RowRef{r.seq, r.table_oid});
   }
-  return seqs;
+  return out;
 }
 
 std::vector<uint64_t> DropAcknowledged(std::vector<OutboxRow>& rows, const std::unordered_set<int64_t>& live) {

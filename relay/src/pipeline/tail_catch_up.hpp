@@ -45,11 +45,11 @@ class TailCatchUp {
 /// The replay check. After a (re)start the stream repeats what committed
 /// after the slot's confirmed position, and much of that was acknowledged
 /// before (by an earlier run, or by the catch-up), its rows deleted or
-/// marked. ReplayedSeqs() names the rows to look up; DropAcknowledged()
+/// marked. ReplayedRows() names the rows to look up; DropAcknowledged()
 /// removes those of them that are no longer unacknowledged (`live` is what
 /// the lookup found) and returns their transactions, which are done at once.
 /// WAL-message events have no row and are published again.
-std::vector<int64_t> ReplayedSeqs(const std::vector<OutboxRow>& rows);
+std::vector<RowRef> ReplayedRows(const std::vector<OutboxRow>& rows);
 std::vector<uint64_t> DropAcknowledged(std::vector<OutboxRow>& rows, const std::unordered_set<int64_t>& live);
 
 }  // namespace outbox::relay

@@ -27,7 +27,8 @@ struct ConsumerOptions {
   std::string pg_dsn;             ///< libpq connection string of the service's database
   std::string schema = "outbox";  ///< schema holding the inbox table (sdk::Migrate)
 
-  /// Handler attempts per record before it is dead-lettered (>= 1).
+  /// Handler attempts per record before it is dead-lettered (>= 1). A failed
+  /// record is parked in Postgres and retried there, so other keys flow on.
   int max_attempts = 5;
   /// Delay before retry n is backoff_initial * 2^(n-1), capped at backoff_max.
   std::chrono::milliseconds backoff_initial{100};
@@ -40,16 +41,61 @@ struct ConsumerOptions {
   /// which a record can be redelivered or replayed (see sdk/CONSUMER.md).
   std::chrono::hours inbox_retention{24 * 7};
   int purge_batch_size = 1000;                          ///< rows deleted per purge transaction
-  std::chrono::milliseconds purge_interval{60 * 1000};  ///< how often Run() purges; 0 = never
+  std::chrono::milliseconds purge_interval{60 * 1000};  ///< how often Run() starts a purge; 0 = never
 
-  /// Offsets are committed synchronously, and only for records whose side
-  /// effect is durable. 1 = after every record (fewest redeliveries after a
-  /// crash); N > 1 = once N records are done or the oldest uncommitted one is
-  /// commit_interval old, and always on revoke and Close(). Batching trades
-  /// up to N redelivered (and deduplicated) records after a crash for far
-  /// fewer commit round trips (about 6 ms each on a Kafka 4 broker).
+  /// Records applied per Postgres transaction. 1 (the default) = one
+  /// transaction per record. For throughput use 500 with async_commit: the
+  /// inbox rows of a batch go in with one statement, each new record's handler
+  /// runs in its own SAVEPOINT (a failing record rolls back alone) and the
+  /// batch commits once. Records keep their per-partition order.
+  int max_batch_size = 1;
+  /// How the handlers of one batch are kept apart.
+  enum class Savepoints {
+    /// Each new record's handler runs in its own SAVEPOINT: a failing record
+    /// rolls back alone. One extra round trip per record.
+    kPerRecord,
+    /// Handlers run without savepoints; when one fails, the batch is rolled
+    /// back and run again with a SAVEPOINT per record (the handlers before the
+    /// failing one run twice; their first effects were rolled back). Faster,
+    /// and keeps large batches clear of PostgreSQL's 64-subtransaction cache
+    /// (beyond it, every session's snapshots get slower while the batch runs).
+    kOnFailure,
+  };
+  Savepoints savepoints = Savepoints::kPerRecord;
+  /// How long a batch waits for more records once its first record is in
+  /// hand: the latency a batch adds. Records already fetched are always taken
+  /// (up to max_batch_size) without waiting.
+  std::chrono::milliseconds max_batch_wait{10};
+
+  /// Offsets are committed only for records whose side effect is durable
+  /// (committed, or parked in Postgres). 1 = after every batch; N > 1 = once N
+  /// records are done or the oldest uncommitted one is commit_interval old,
+  /// and always (synchronously) on revoke and Close(). Batching commits trades
+  /// up to N redelivered (and deduplicated) records after a crash for fewer
+  /// commit round trips (about 6 ms each on a Kafka 4 broker).
   int commit_every = 1;
   std::chrono::milliseconds commit_interval{1000};
+  /// false (default): each offset commit waits for the broker. true: commits
+  /// are sent without waiting; a failed one is counted and superseded by the
+  /// next. Either way a commit follows the database commit, never precedes it.
+  bool async_commit = false;
+  /// Also store the next offset of each partition in <schema>.consumer_offsets
+  /// (per group_id, topic, partition) in the batch transaction, and start each
+  /// assigned partition there. Kafka commits then only save redeliveries.
+  bool store_offsets_in_postgres = false;
+
+  /// When a record is dead-lettered, later records of its key in its partition
+  /// wait (parked in <schema>.consumer_parked) until an operator releases it
+  /// (ReleaseDeadLetter: retry or skip). false = they pass it.
+  bool hold_key = true;
+  /// Deadlocks and serialization failures (in the handler or the consumer's
+  /// own statements) are retried with backoff without counting an attempt, up
+  /// to this many times in a row per batch; a record that still hits one after
+  /// that is charged one attempt, so contention cannot stall a partition forever.
+  int transient_retries = 10;
+  /// How often parked records, release requests and the dead-letter gauges
+  /// are looked at (a retry that falls due earlier is run when it falls due).
+  std::chrono::milliseconds release_check_interval{1000};
 
   /// How long Run() waits in one poll for a record.
   std::chrono::milliseconds poll_timeout{200};

@@ -22,9 +22,11 @@ struct Record {
   int64_t timestamp_ms = -1;   ///< -1 when the broker gave none
   std::vector<std::pair<std::string, std::string>> headers;
 
-  /// The last header named `name` (Kafka allows repeats), if any.
+  /// The first header named `name` (Kafka allows repeats), if any. The relay
+  /// writes its reserved headers first, so they win over a row header reusing
+  /// a reserved name.
   std::optional<std::string> Header(const std::string& name) const;
-  /// The dedup key: the event_id header, or "" when absent.
+  /// The dedup key: the first event_id header, or "" when absent.
   std::string event_id() const;
   /// The event_type header, or "" when absent.
   std::string event_type() const;

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <pqxx/connection_base>
 #include <pqxx/transaction_base>
@@ -16,6 +18,16 @@ namespace outbox::sdk {
 bool ClaimInboxEvent(pqxx::transaction_base& tx, const std::string& schema, const std::string& consumer,
                      const std::string& event_id);
 
+/// ClaimInboxEvent for many events in one statement
+/// (INSERT ... SELECT unnest(...) ON CONFLICT DO NOTHING RETURNING event_id).
+/// Returns the ids that are new; an id repeated in `event_ids` is new at most once.
+std::set<std::string> ClaimInboxEvents(pqxx::transaction_base& tx, const std::string& schema,
+                                       const std::string& consumer, const std::vector<std::string>& event_ids);
+
+/// Removes claims made in `tx` again (for records whose handler failed).
+void UnclaimInboxEvents(pqxx::transaction_base& tx, const std::string& schema, const std::string& consumer,
+                        const std::vector<std::string>& event_ids);
+
 struct PurgeResult {
   size_t rows = 0;     ///< rows deleted
   size_t batches = 0;  ///< transactions run (the last one deleted fewer than batch_size rows)
@@ -25,6 +37,11 @@ struct PurgeResult {
 /// `batch_size` rows per transaction so no lock is held long. Rows of other
 /// consumers are left alone: each consumer has its own retention window.
 PurgeResult PurgeInbox(pqxx::connection_base& conn, const std::string& schema, const std::string& consumer,
+                       std::chrono::milliseconds retention, int batch_size);
+
+/// One transaction of PurgeInbox: deletes at most `batch_size` rows and
+/// returns how many. Fewer than `batch_size` means the purge is complete.
+size_t PurgeInboxBatch(pqxx::connection_base& conn, const std::string& schema, const std::string& consumer,
                        std::chrono::milliseconds retention, int batch_size);
 
 }  // namespace outbox::sdk

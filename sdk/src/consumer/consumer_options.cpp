@@ -44,6 +44,14 @@ void ValidateOptions(const ConsumerOptions& o) {
   if (o.commit_interval.count() < 1 || o.commit_interval > std::chrono::minutes(1)) {
     Fail("commit_interval", "must be between 1 and 60000 ms");
   }
+  if (o.max_batch_size < 1 || o.max_batch_size > 10000) Fail("max_batch_size", "must be between 1 and 10000");
+  if (o.max_batch_wait.count() < 0 || o.max_batch_wait > std::chrono::seconds(10)) {
+    Fail("max_batch_wait", "must be between 0 and 10000 ms; Hint: it bounds the latency a batch adds");
+  }
+  if (o.transient_retries < 0 || o.transient_retries > 1000) Fail("transient_retries", "must be between 0 and 1000");
+  if (o.release_check_interval.count() < 10 || o.release_check_interval > std::chrono::minutes(10)) {
+    Fail("release_check_interval", "must be between 10 ms and 600000 ms");
+  }
   if (o.poll_timeout.count() < 1 || o.poll_timeout > std::chrono::seconds(60)) {
     Fail("poll_timeout", "must be between 1 and 60000 ms");
   }

@@ -1,7 +1,9 @@
-// IdempotentConsumer: construction, Run(), purge, stats and shutdown. The
-// per-record path is in record_path.cpp, offsets and rebalances in offsets.cpp.
+// IdempotentConsumer: construction, Run(), purge, stats, waiting and
+// shutdown. Collecting a batch is in poll.cpp, applying it in batch_path.cpp,
+// parked records in drain.cpp, offsets and rebalances in offsets.cpp.
 #include <thread>
 
+#include <pqxx/except>
 #include <pqxx/nontransaction>
 
 #include "consumer_impl.hpp"
@@ -9,23 +11,41 @@
 #include "outbox/migrations.hpp"
 
 namespace outbox::sdk {
+namespace {
 
-IdempotentConsumer::Impl::Impl(ConsumerOptions options, Handler handler, ConsumerHooks hooks)
-    : options_(std::move(options)), handler_(std::move(handler)), hooks_(std::move(hooks)) {
-  ValidateOptions(options_);
-  if (!handler_) throw ConsumerConfigError("consumer handler: is empty; Hint: pass the function that applies events");
+ConsumerOptions Validated(ConsumerOptions options) {
+  ValidateOptions(options);
+  return options;
+}
+
+}  // namespace
+
+IdempotentConsumer::Impl::Impl(ConsumerOptions options, Handler handler, BatchHandler batch_handler,
+                               ConsumerHooks hooks)
+    : options_(Validated(std::move(options))),
+      handler_(std::move(handler)),
+      batch_handler_(std::move(batch_handler)),
+      hooks_(std::move(hooks)),
+      parked_(options_.schema, options_.consumer_name),
+      stored_offsets_(options_.schema, options_.group_id) {
+  if (!handler_ && !batch_handler_) {
+    throw ConsumerConfigError("consumer handler: is empty; Hint: pass the function that applies events");
+  }
   {
     pqxx::nontransaction tx(Connection());
-    const std::string table = QuoteIdentifier(options_.schema, "consumer.schema") + ".inbox";
-    if (!tx.exec_params1("SELECT to_regclass($1) IS NOT NULL", table)[0].as<bool>()) {
-      throw ConsumerError("consumer.schema: table " + table +
-                          " does not exist; Hint: run outbox::sdk::Migrate(conn, schema) before consuming");
+    const std::string q = QuoteIdentifier(options_.schema, "consumer.schema");
+    for (const char* table : {"inbox", "consumer_parked", "consumer_offsets"}) {
+      if (!tx.exec_params1("SELECT to_regclass($1) IS NOT NULL", q + "." + table)[0].as<bool>()) {
+        throw ConsumerError("consumer.schema: table " + q + "." + table +
+                            " does not exist; Hint: run outbox::sdk::Migrate(conn, schema) before consuming");
+      }
     }
   }
   dead_letters_ = std::make_unique<detail::DeadLetterProducer>(options_);
   consumer_ = NewConsumer();
+  consumer_queue_.reset(rd_kafka_queue_get_consumer(consumer_.get()));
   Subscribe();
-  next_purge_ = std::chrono::steady_clock::now();
+  next_purge_ = next_drain_ = Clock::now();
 }
 
 IdempotentConsumer::Impl::~Impl() {
@@ -70,20 +90,35 @@ void IdempotentConsumer::Impl::Subscribe() {
 void IdempotentConsumer::Impl::Run(const std::atomic<bool>* stop) {
   run_stop_ = stop;
   while (!Stopping()) {
-    PollOnce(options_.poll_timeout);
-    const auto now = std::chrono::steady_clock::now();
-    if (options_.purge_interval.count() > 0 && now >= next_purge_ && !Stopping()) {
-      next_purge_ = now + options_.purge_interval;
-      try {
-        PurgeInbox();
-      } catch (const pqxx::failure& e) {
-        // Retention is housekeeping: it waits for the next interval.
-        if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) conn_.reset();
-        if (hooks_.on_infra_error) hooks_.on_infra_error(std::string("inbox purge: ") + e.what());
-      }
-    }
+    if (!purging_ && options_.purge_interval.count() > 0 && Clock::now() >= next_purge_) purging_ = true;
+    // While a purge is under way, poll without waiting: one batch of inbox
+    // rows goes between two batches of records, or back to back when idle.
+    PollBatch(purging_ ? std::chrono::milliseconds(0) : options_.poll_timeout);
+    if (purging_ && !Stopping()) PurgeStep();
   }
   run_stop_ = nullptr;
+}
+
+void IdempotentConsumer::Impl::PurgeStep() {
+  const auto retention = std::chrono::duration_cast<std::chrono::milliseconds>(options_.inbox_retention);
+  try {
+    const size_t rows =
+        PurgeInboxBatch(Connection(), options_.schema, options_.consumer_name, retention, options_.purge_batch_size);
+    UpdateStats([&](Stats& s) {
+      s.inbox_purged += rows;
+      ++s.purge_batches;
+    });
+    if (rows < static_cast<size_t>(options_.purge_batch_size)) {
+      purging_ = false;
+      next_purge_ = Clock::now() + options_.purge_interval;
+    }
+  } catch (const pqxx::failure& e) {
+    // Retention is housekeeping: it waits for the next interval.
+    if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) ResetConnection();
+    if (hooks_.on_infra_error) hooks_.on_infra_error(std::string("inbox purge: ") + e.what());
+    purging_ = false;
+    next_purge_ = Clock::now() + options_.purge_interval;
+  }
 }
 
 size_t IdempotentConsumer::Impl::PurgeInbox() {
@@ -103,25 +138,77 @@ void IdempotentConsumer::Impl::Close() {
   // After an escaped exception (a simulated crash) behave like a dead process:
   // commit nothing more; those records are redelivered and deduplicated.
   if (broken_) pending_.clear();
-  CommitPending(nullptr);
+  CommitPending(nullptr, true);
   // Serves the final revoke (OnRebalance commits, then unassigns) and leaves the group.
   rd_kafka_consumer_close(consumer_.get());
+  consumer_queue_.reset();
 }
 
 Stats IdempotentConsumer::Impl::stats() const {
   std::lock_guard<std::mutex> lock(stats_mu_);
-  return stats_;
+  Stats copy = stats_;
+  copy.records_per_second = rate_.PerSecond();
+  return copy;
+}
+
+void IdempotentConsumer::Impl::Observe(const Record& record, std::chrono::nanoseconds elapsed, bool end_to_end) {
+  const double e2e_ms = end_to_end && record.timestamp_ms > 0
+                            ? static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                      std::chrono::system_clock::now().time_since_epoch())
+                                                      .count() -
+                                                  record.timestamp_ms)
+                            : -1;
+  UpdateStats([&](Stats& s) {
+    s.processing_time_sum += elapsed;
+    s.processing_time_max = std::max(s.processing_time_max, elapsed);
+    ++s.processing_count;
+    s.processing_time.Observe(std::chrono::duration<double, std::milli>(elapsed).count());
+    if (e2e_ms >= 0) s.end_to_end_latency.Observe(e2e_ms);
+    rate_.Add(1);
+  });
+  if (end_to_end && hooks_.on_processed) hooks_.on_processed(record, elapsed);
+}
+
+bool IdempotentConsumer::Impl::InfraBackoff(const std::string& error, int* failures) {
+  ++*failures;
+  UpdateStats([](Stats& s) { ++s.infra_retries; });
+  if (hooks_.on_infra_error) hooks_.on_infra_error(error);
+  return SleepUnlessStopped(RetryDelay(options_, *failures));
+}
+
+bool IdempotentConsumer::Impl::SleepUnlessStopped(std::chrono::milliseconds delay) {
+  const auto deadline = Clock::now() + delay;
+  while (!Stopping()) {
+    const auto now = Clock::now();
+    if (now >= deadline) return true;
+    const Clock::duration slice = std::chrono::milliseconds(20);
+    std::this_thread::sleep_for(std::min(deadline - now, slice));
+  }
+  return false;
 }
 
 pqxx::connection& IdempotentConsumer::Impl::Connection() {
-  if (!conn_ || !conn_->is_open()) conn_ = std::make_unique<pqxx::connection>(options_.pg_dsn);
+  if (!conn_ || !conn_->is_open()) {
+    ResetConnection();
+    conn_ = detail::OpenConnection(options_.pg_dsn);
+    join_filter_ = std::make_unique<detail::JoinWarningFilter>(*conn_);
+    if (hooks_.on_connect) hooks_.on_connect(*conn_);
+  }
   return *conn_;
 }
 
+void IdempotentConsumer::Impl::ResetConnection() noexcept {
+  join_filter_.reset();
+  conn_.reset();
+}
+
 IdempotentConsumer::IdempotentConsumer(ConsumerOptions options, Handler handler, ConsumerHooks hooks)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(hooks))) {}
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), BatchHandler(), std::move(hooks))) {}
+IdempotentConsumer::IdempotentConsumer(ConsumerOptions options, BatchHandler handler, ConsumerHooks hooks)
+    : impl_(std::make_unique<Impl>(std::move(options), Handler(), std::move(handler), std::move(hooks))) {}
 IdempotentConsumer::~IdempotentConsumer() = default;
-bool IdempotentConsumer::PollOnce(std::chrono::milliseconds timeout) { return impl_->PollOnce(timeout); }
+size_t IdempotentConsumer::PollBatch(std::chrono::milliseconds timeout) { return impl_->PollBatch(timeout); }
+bool IdempotentConsumer::PollOnce(std::chrono::milliseconds timeout) { return impl_->PollBatch(timeout) > 0; }
 void IdempotentConsumer::Run(const std::atomic<bool>* stop) { impl_->Run(stop); }
 void IdempotentConsumer::Stop() noexcept { impl_->Stop(); }
 size_t IdempotentConsumer::PurgeInbox() { return impl_->PurgeInbox(); }

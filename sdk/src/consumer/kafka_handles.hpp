@@ -27,6 +27,9 @@ struct PartitionListDeleter {
 struct HeadersDeleter {
   void operator()(rd_kafka_headers_t* h) const noexcept { rd_kafka_headers_destroy(h); }
 };
+struct QueueDeleter {
+  void operator()(rd_kafka_queue_t* q) const noexcept { rd_kafka_queue_destroy(q); }
+};
 struct ErrorDeleter {
   void operator()(rd_kafka_error_t* e) const noexcept { rd_kafka_error_destroy(e); }
 };
@@ -37,6 +40,7 @@ using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
 using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
 using HeadersPtr = std::unique_ptr<rd_kafka_headers_t, HeadersDeleter>;
 using ErrorPtr = std::unique_ptr<rd_kafka_error_t, ErrorDeleter>;
+using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
 
 /// Sets one property; throws ConsumerConfigError naming `origin` (the option
 /// the value came from) on rejection.

@@ -1,11 +1,16 @@
 #include "outbox/consumer_record.hpp"
 #include "outbox/consumer_stats.hpp"
 
+#include <limits>
+
 namespace outbox::sdk {
 
 std::optional<std::string> Record::Header(const std::string& name) const {
-  for (auto it = headers.rbegin(); it != headers.rend(); ++it) {
-    if (it->first == name) return it->second;
+  // The first occurrence: the relay writes its reserved headers (event_id,
+  // event_type, ...) before a row's own, so a row header reusing a reserved
+  // name can never override them.
+  for (const auto& [header, value] : headers) {
+    if (header == name) return value;
   }
   return std::nullopt;
 }
@@ -17,6 +22,29 @@ std::string Record::event_type() const { return Header("event_type").value_or(""
 double Stats::DedupHitRate() const {
   const uint64_t seen = processed + duplicates;
   return seen == 0 ? 0.0 : static_cast<double>(duplicates) / static_cast<double>(seen);
+}
+
+double Stats::MeanBatchSize() const {
+  return batches == 0 ? 0.0 : static_cast<double>(batch_records) / static_cast<double>(batches);
+}
+
+void LatencyHistogram::Observe(double ms) {
+  size_t i = 0;
+  while (i < kBoundsMs.size() && ms > kBoundsMs[i]) ++i;
+  ++buckets[i];
+  sum_ms += ms;
+  ++count;
+}
+
+double LatencyHistogram::QuantileUpperBoundMs(double q) const {
+  if (count == 0) return 0;
+  const double target = q * static_cast<double>(count);
+  uint64_t seen = 0;
+  for (size_t i = 0; i < kBoundsMs.size(); ++i) {
+    seen += buckets[i];
+    if (static_cast<double>(seen) >= target) return kBoundsMs[i];
+  }
+  return std::numeric_limits<double>::infinity();
 }
 
 std::chrono::nanoseconds Stats::MeanProcessingTime() const {
