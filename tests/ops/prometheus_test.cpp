@@ -30,6 +30,10 @@ TEST(PrometheusRender, KnownStateGivesExactlyTheseLines) {
   s.acked = 100;
   s.dead_lettered = 2;
   s.held = 3;
+  s.dead_letter_failures = 6;
+  s.reserved_headers_dropped = 7;
+  s.ack_missing_rows = 8;
+  s.held_keys = 2;
   s.in_flight = 17;
   s.backlog_rows = 42;
   s.oldest_age_ms = 1500;
@@ -62,6 +66,18 @@ outbox_relay_events_acked_total 100
 # HELP outbox_relay_dead_lettered_total Events moved to the dead-letter table.
 # TYPE outbox_relay_dead_lettered_total counter
 outbox_relay_dead_lettered_total 2
+# HELP outbox_relay_dead_letter_failures_total Moves to the dead-letter table that failed; the row stays in the outbox and its key is held.
+# TYPE outbox_relay_dead_letter_failures_total counter
+outbox_relay_dead_letter_failures_total 6
+# HELP outbox_relay_reserved_headers_dropped_total Row headers dropped because the relay sets that name itself (event_id, event_type, ...).
+# TYPE outbox_relay_reserved_headers_dropped_total counter
+outbox_relay_reserved_headers_dropped_total 7
+# HELP outbox_relay_ack_missing_rows_total Published events whose outbox row was already gone when the relay acknowledged them.
+# TYPE outbox_relay_ack_missing_rows_total counter
+outbox_relay_ack_missing_rows_total 8
+# HELP outbox_relay_held_keys Keys held behind an event being retried or dead-lettered.
+# TYPE outbox_relay_held_keys gauge
+outbox_relay_held_keys 2
 # HELP outbox_relay_held_events Events held behind a dead-lettered event of their key.
 # TYPE outbox_relay_held_events gauge
 outbox_relay_held_events 3
@@ -152,7 +168,7 @@ TEST(PrometheusRender, FreshStatsAreWellFormedAndOmitUnknownGauges) {
       EXPECT_TRUE(typed.insert(line.substr(7, line.find(' ', 7) - 7)).second) << line;
     }
   }
-  EXPECT_EQ(typed.size(), 18u) << "one TYPE line per metric family";
+  EXPECT_EQ(typed.size(), 22u) << "one TYPE line per metric family";
   EXPECT_NE(text.find("# TYPE outbox_relay_backlog_rows gauge\n# HELP outbox_relay_oldest_unpublished_age_seconds"),
             std::string::npos)
       << "an unknown backlog has no sample";

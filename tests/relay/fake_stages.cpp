@@ -116,14 +116,15 @@ bool Publisher::Poll(int, std::vector<DeliveryReport>& out) {
   return false;
 }
 
-size_t AckStore::Ack(const std::vector<RowRef>& rows) {
+std::vector<RowRef> AckStore::Ack(const std::vector<RowRef>& rows) {
   if (fail_acks) throw std::runtime_error("ack failed");
-  size_t n = 0;
+  std::vector<RowRef> changed;
   for (const RowRef& r : rows) {
-    n += table_.rows.erase(r.seq);
+    if (invisible.count(r.seq) != 0 || table_.rows.erase(r.seq) == 0) continue;
     table_.acked.push_back(r.seq);
+    changed.push_back(r);
   }
-  return n;
+  return changed;
 }
 
 bool AckStore::MoveToDeadLetter(RowRef row, const std::string&, uint32_t) {

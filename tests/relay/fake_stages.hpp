@@ -100,12 +100,22 @@ class AckStore : public relay::AckStore {
   void Connect() override { connected_ = true; }
   bool connected() const override { return connected_; }
   void Disconnect() noexcept override { connected_ = false; }
-  size_t Ack(const std::vector<RowRef>& rows) override;
+  std::vector<RowRef> Ack(const std::vector<RowRef>& rows) override;
+  /// Rows Ack() does not see yet (tail mode: a commit waiting for a synchronous standby).
+  std::unordered_set<int64_t> invisible;
   bool MoveToDeadLetter(RowRef row, const std::string& reason, uint32_t attempts) override;
   void RecordAttempts(const std::vector<std::pair<RowRef, uint32_t>>& attempts) override {
     for (const auto& [row, n] : attempts) {
       if (auto it = table_.rows.find(row.seq); it != table_.rows.end()) it->second.attempts = n;
     }
+  }
+  RowRef Materialize(const OutboxRow& event) override {
+    OutboxRow r = event;
+    r.seq = table_.next_seq++;
+    r.in_table = true;
+    r.txn = 0;
+    table_.rows[r.seq] = r;
+    return RowRef{r.seq, 0};
   }
   std::unordered_set<std::string> DeadLetteredKeys() override;
   size_t PurgeRetention(size_t) override { return 0; }

@@ -153,6 +153,34 @@ TEST(RelayLoop, TheConfirmedLsnNeverPassesAnUnacknowledgedEvent) {
   EXPECT_EQ(h.source->confirmed_lsn(), 5u);
 }
 
+TEST(RelayLoop, AStreamedRowNotVisibleYetIsAcknowledgedOnceItIs) {
+  Harness h;
+  h.source->stream = true;
+  h.table.Insert("V", "v1");
+  h.table.Insert("V", "v2");
+  h.acks->invisible = {1};  // its commit waits, e.g. for a synchronous standby
+  h.Steps(100);
+  EXPECT_EQ(h.table.acked, (std::vector<int64_t>{2}));
+  EXPECT_EQ(h.table.rows.count(1), 1u) << "not forgotten: the acknowledgement is tried again";
+  EXPECT_LT(h.source->confirmed_lsn(), 1u) << "its transaction is not confirmed meanwhile";
+  h.acks->invisible.clear();
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
+  h.Steps(5);
+  EXPECT_EQ(h.source->confirmed_lsn(), 2u);
+  EXPECT_EQ(h.Written("V"), (std::vector<std::string>{"v1", "v2"})) << "published once";
+}
+
+TEST(RelayLoop, APolledRowRemovedBySomeoneElseIsCountedAndReleased) {
+  Harness h;
+  h.publisher->auto_deliver = false;
+  h.table.Insert("G", "g1");
+  h.Steps(5);
+  h.table.rows.clear();  // an operator deleted it while it was in flight
+  h.publisher->Deliver();
+  ASSERT_TRUE(h.StepUntil([&] { return h.relay->window().empty(); }));
+  EXPECT_EQ(h.relay->stats().ack_missing_rows.load(), 1u);
+}
+
 TEST(RelayLoop, AFatalProducerErrorRebuildsAndLosesNothing) {
   Harness h;
   h.publisher->auto_deliver = false;

@@ -58,6 +58,17 @@ std::string RenderPrometheus(const RelayStats& s) {
             static_cast<double>(s.acked.load()));
   w.Counter("outbox_relay_dead_lettered_total", "Events moved to the dead-letter table.",
             static_cast<double>(s.dead_lettered.load()));
+  w.Counter("outbox_relay_dead_letter_failures_total",
+            "Moves to the dead-letter table that failed; the row stays in the outbox and its key is held.",
+            static_cast<double>(s.dead_letter_failures.load()));
+  w.Counter("outbox_relay_reserved_headers_dropped_total",
+            "Row headers dropped because the relay sets that name itself (event_id, event_type, ...).",
+            static_cast<double>(s.reserved_headers_dropped.load()));
+  w.Counter("outbox_relay_ack_missing_rows_total",
+            "Published events whose outbox row was already gone when the relay acknowledged them.",
+            static_cast<double>(s.ack_missing_rows.load()));
+  w.Gauge("outbox_relay_held_keys", "Keys held behind an event being retried or dead-lettered.",
+          static_cast<double>(s.held_keys.load()));
   w.Gauge("outbox_relay_held_events", "Events held behind a dead-lettered event of their key.",
           static_cast<double>(s.held.load()));
   w.Gauge("outbox_relay_in_flight_events", "Events handed to the producer without a delivery report yet.",

@@ -35,6 +35,7 @@ void PgAckStore::Disconnect() noexcept {
 // A broken connection is dropped here, so connected() tells the relay to reconnect.
 template <typename F>
 auto PgAckStore::Guard(F&& f) -> decltype(f()) {
+  if (!conn_) throw pqxx::broken_connection("the ack session is not connected");
   try {
     return f();
   } catch (const pqxx::broken_connection&) {
@@ -43,17 +44,19 @@ auto PgAckStore::Guard(F&& f) -> decltype(f()) {
   }
 }
 
-size_t PgAckStore::Ack(const std::vector<RowRef>& rows) {
-  if (rows.empty()) return 0;
+std::vector<RowRef> PgAckStore::Ack(const std::vector<RowRef>& rows) {
+  std::vector<RowRef> changed;
+  if (rows.empty()) return changed;
   return Guard([&] {
     // One statement per table (a single one unless the table was re-created
     // while rows of the old one were in flight): atomic on its own.
     std::map<uint32_t, std::vector<int64_t>> by_table;
     for (const RowRef& r : rows) by_table[r.table_oid].push_back(r.seq);
-    size_t changed = 0;
     pqxx::nontransaction tx(*conn_);
     for (const auto& [oid, seqs] : by_table) {
-      changed += tx.exec_prepared("outbox_ack", BigintArray(seqs), static_cast<int64_t>(oid)).affected_rows();
+      for (const auto& r : tx.exec_prepared("outbox_ack", BigintArray(seqs), static_cast<int64_t>(oid))) {
+        changed.push_back(RowRef{r[0].as<int64_t>(), oid});
+      }
     }
     return changed;
   });
@@ -71,6 +74,26 @@ void PgAckStore::RecordAttempts(const std::vector<std::pair<RowRef, uint32_t>>& 
       tx.exec_params(sql_.record_attempts, row.seq, static_cast<int>(n), static_cast<int64_t>(row.table_oid));
     }
     return 0;
+  });
+}
+
+RowRef PgAckStore::Materialize(const OutboxRow& e) {
+  return Guard([&] {
+    static const char kHex[] = "0123456789abcdef";
+    std::optional<std::string> hex;
+    if (e.payload) {
+      hex.emplace();
+      hex->reserve(e.payload->size() * 2);
+      for (unsigned char ch : *e.payload) {
+        hex->push_back(kHex[ch >> 4]);
+        hex->push_back(kHex[ch & 15]);
+      }
+    }
+    auto opt = [](const std::string& v) { return v.empty() ? std::optional<std::string>() : std::optional(v); };
+    pqxx::nontransaction tx(*conn_);
+    const auto r = tx.exec_params1(sql_.materialize, e.id, e.aggregate_type, e.aggregate_id, opt(e.event_type), hex,
+                                   opt(e.headers_json), e.topic, opt(e.created_at));
+    return RowRef{r[0].as<int64_t>(), static_cast<uint32_t>(r[1].as<int64_t>())};
   });
 }
 

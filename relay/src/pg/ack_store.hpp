@@ -26,9 +26,10 @@ class PgAckStore : public AckStore {
   bool connected() const override { return conn_ != nullptr; }
   void Disconnect() noexcept override;
 
-  size_t Ack(const std::vector<RowRef>& rows) override;
+  std::vector<RowRef> Ack(const std::vector<RowRef>& rows) override;
   bool MoveToDeadLetter(RowRef row, const std::string& reason, uint32_t attempts) override;
   void RecordAttempts(const std::vector<std::pair<RowRef, uint32_t>>& attempts) override;
+  RowRef Materialize(const OutboxRow& event) override;
   std::unordered_set<std::string> DeadLetteredKeys() override;
   size_t PurgeRetention(size_t limit) override;
   std::optional<BacklogReading> ReadBacklog(bool count) override;

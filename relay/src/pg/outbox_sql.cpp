@@ -76,11 +76,11 @@ void BuildWrites(const OutboxConfig& config, const std::string& attempts, Outbox
   const ColumnNames& c = config.columns;
   const std::string& s = sql.seq;
   if (config.cleanup == Cleanup::kDelete) {
-    sql.ack = "DELETE FROM " + sql.table + " WHERE " + s + " = ANY($1::bigint[]) AND tableoid = $2::oid";
+    sql.ack = "DELETE FROM " + sql.table + " WHERE " + s + " = ANY($1::bigint[]) AND tableoid = $2::oid RETURNING " + s;
   } else {
     const std::string pub = QuoteColumn(c.published_at, "published_at");
     sql.ack = "UPDATE " + sql.table + " SET " + pub + " = now() WHERE " + s + " = ANY($1::bigint[]) AND " + pub +
-              " IS NULL AND tableoid = $2::oid";
+              " IS NULL AND tableoid = $2::oid RETURNING " + s;
     sql.retention = "DELETE FROM " + sql.table + " WHERE " + s + " IN (SELECT " + s + " FROM " + sql.table + " WHERE " +
                     pub + " < now() - make_interval(secs => $1) LIMIT $2)";
   }
@@ -127,6 +127,31 @@ void BuildWrites(const OutboxConfig& config, const std::string& attempts, Outbox
   add(c.created_at, "created_at", "d.created_at");
   sql.requeue = "INSERT INTO " + sql.table + " (" + cols + ") SELECT " + vals + " FROM " + sql.dead_letter +
                 " d WHERE d.id::text = $1 AND d.outbox_table = $2";
+
+  // A WAL-message event written into the table as a row (a new seq): $1 id,
+  // $2 aggregate type, $3 aggregate id, $4 event type, $5 payload as hex (NULL
+  // for none), $6 headers (JSON text), $7 topic, $8 created_at (RFC 3339 or NULL).
+  std::string mcols = QuoteColumn(c.id, "id") + ", " + QuoteColumn(c.aggregate_type, "aggregate_type") + ", " +
+                      QuoteColumn(c.aggregate_id, "aggregate_id") + ", " + QuoteColumn(c.payload, "payload");
+  std::string mvals = "$1::uuid, $2, $3, " + (sql.payload_type == "bytea"
+                                                  ? std::string("decode($5, 'hex')")
+                                                  : "convert_from(decode($5, 'hex'), 'UTF8')::" + sql.payload_type);
+  auto madd = [&](const std::string& col, const char* key, const std::string& value) {
+    if (col.empty()) return;
+    mcols += ", " + QuoteColumn(col, key);
+    mvals += ", " + value;
+  };
+  madd(c.event_type, "event_type", "$4");
+  madd(c.headers, "headers", "coalesce($6::jsonb, '{}')");
+  madd(c.topic, "topic", "$7");
+  madd(c.created_at, "created_at", "coalesce($8::timestamptz, now())");
+  sql.materialize =
+      "INSERT INTO " + sql.table + " (" + mcols + ") VALUES (" + mvals + ") RETURNING " + s + ", tableoid::bigint";
+  // Events of the stream that an earlier pass wrote into the table (or
+  // dead-lettered from there): $1 ids (text[]), $2 table_name.
+  sql.materialized = "SELECT " + QuoteColumn(c.id, "id") + "::text FROM " + sql.table + " WHERE " +
+                     QuoteColumn(c.id, "id") + "::text = ANY($1::text[]) UNION SELECT id::text FROM " +
+                     sql.dead_letter + " WHERE outbox_table = $2 AND id::text = ANY($1::text[])";
 }
 
 }  // namespace

@@ -32,7 +32,8 @@ struct OutboxSql {
   /// the snapshot's xmin, then up to $4 rows with seq > $1 or in a gap range,
   /// ascending; one row of NULLs after the xmin when none.
   std::string poll;
-  /// $1 seqs (bigint[]): delete them, or set published_at (cleanup = "mark").
+  /// $1 seqs (bigint[]), $2 table oid: delete them, or set published_at
+  /// (cleanup = "mark"); returns the seq of each row it changed.
   std::string ack;
   /// cleanup = "mark": $1 retention seconds, $2 limit. Empty in delete mode.
   std::string retention;
@@ -52,6 +53,10 @@ struct OutboxSql {
   /// $1 event id (text), $2 table_name: copies a dead-lettered event back into
   /// the outbox with its seq and id.
   std::string requeue;
+  /// A WAL-message event as a row of the table (see outbox_sql.cpp); returns seq, tableoid.
+  std::string materialize;
+  /// $1 event ids (text[]), $2 table_name: those in the table or dead-lettered from it.
+  std::string materialized;
 
   static OutboxSql Build(const OutboxConfig& config, pqxx::connection_base& conn);
 };

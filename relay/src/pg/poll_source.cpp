@@ -49,6 +49,7 @@ void PollSource::Connect() {
   }
   conn->prepare("outbox_poll", sql_.poll);
   conn->prepare("outbox_unacked", sql_.unacknowledged);
+  conn->prepare("outbox_materialized", sql_.materialized);
   conn->prepare("outbox_xid", "SELECT pg_current_xact_id()::text");
   receiver_ = std::make_unique<WakeReceiver>(*conn, channel_);
   conn_ = std::move(conn);
@@ -85,6 +86,7 @@ SourceSignals PollSource::TakeSignals(bool socket_ready) {
 std::string PollSource::ProgressNote() const { return "gaps=" + std::to_string(tracker_.gap_points()); }
 
 std::vector<OutboxRow> PollSource::Read(size_t max, size_t /*outstanding*/) {
+  if (!conn_) throw pqxx::broken_connection("the poll session is not connected");
   try {
     BindGaps();
     const GapTracker::Query q = tracker_.NextQuery();
@@ -146,6 +148,7 @@ std::vector<OutboxRow> PollSource::Read(size_t max, size_t /*outstanding*/) {
 std::unordered_set<int64_t> PollSource::Unacknowledged(const std::vector<RowRef>& rows) {
   std::unordered_set<int64_t> out;
   if (rows.empty()) return out;
+  if (!conn_) throw pqxx::broken_connection("the poll session is not connected");
   std::map<uint32_t, std::vector<int64_t>> by_table;
   for (const RowRef& r : rows) by_table[r.table_oid].push_back(r.seq);
   try {
@@ -154,6 +157,25 @@ std::unordered_set<int64_t> PollSource::Unacknowledged(const std::vector<RowRef>
       for (const auto& r : tx.exec_prepared("outbox_unacked", BigintArray(seqs), static_cast<int64_t>(oid))) {
         out.insert(r[0].as<int64_t>());
       }
+    }
+  } catch (const pqxx::broken_connection&) {
+    Disconnect();
+    throw;
+  }
+  return out;
+}
+
+std::unordered_set<std::string> PollSource::Materialized(const std::vector<std::string>& ids) {
+  std::unordered_set<std::string> out;
+  if (ids.empty()) return out;
+  if (!conn_) throw pqxx::broken_connection("the poll session is not connected");
+  std::string array = "{";
+  for (const auto& id : ids) array += (array.size() > 1 ? "," : "") + ("\"" + id + "\"");  // UUID text: no quoting
+  array += "}";
+  try {
+    pqxx::nontransaction tx(*conn_);
+    for (const auto& r : tx.exec_prepared("outbox_materialized", array, sql_.table_name)) {
+      out.insert(r[0].as<std::string>());
     }
   } catch (const pqxx::broken_connection&) {
     Disconnect();

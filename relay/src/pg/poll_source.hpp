@@ -49,6 +49,10 @@ class PollSource : public Source {
   /// The seqs of those `rows` that are still unacknowledged (not deleted, not marked).
   std::unordered_set<int64_t> Unacknowledged(const std::vector<RowRef>& rows);
 
+  /// Those of `ids` (WAL-message events) an earlier pass wrote into the table
+  /// or dead-lettered from there.
+  std::unordered_set<std::string> Materialized(const std::vector<std::string>& ids);
+
  private:
   class WakeReceiver;
   void BindGaps();

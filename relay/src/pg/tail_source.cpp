@@ -100,6 +100,27 @@ std::vector<OutboxRow> TailSource::ReadStream(size_t max) {
 }
 
 std::vector<OutboxRow> TailSource::SkipAcknowledged(std::vector<OutboxRow> rows) {
+  // A replayed WAL-message event that an earlier pass wrote into the table
+  // (held or rejected) lives on as that row: skip the message.
+  std::vector<std::string> messages;
+  for (const auto& r : rows) {
+    if (r.replayed && !r.in_table) messages.push_back(r.id);
+  }
+  if (!messages.empty()) {
+    const std::unordered_set<std::string> done = poll_.Materialized(messages);
+    if (!done.empty()) {
+      size_t kept = 0;
+      for (auto& r : rows) {
+        if (r.replayed && !r.in_table && done.count(r.id) != 0) {
+          lsn_.Done(r.txn);
+        } else {
+          if (&rows[kept] != &r) rows[kept] = std::move(r);
+          ++kept;
+        }
+      }
+      rows.resize(kept);
+    }
+  }
   const std::vector<RowRef> seqs = ReplayedRows(rows);
   if (seqs.empty()) return rows;
   // On failure the rows stay unreleased, so the LSN stays before them and a

@@ -1,6 +1,8 @@
 #include "pipeline/ack_batcher.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unordered_set>
+
 #include <pqxx/except>
 
 #include "pipeline/stats.hpp"
@@ -14,41 +16,74 @@ void AckBatcher::Add(DeliveryToken token, Clock::time_point now) {
   pending_.push_back(token);
 }
 
-bool AckBatcher::Flush(Clock::time_point now, bool force, InFlightWindow& window, AckStore& store, Source& source,
-                       RelayStats& stats) {
-  if (pending_.empty()) return true;
-  if (!store.connected()) return false;
-  if (!force && pending_.size() < batch_size_ && now < due()) return true;
+AckBatcher::Result AckBatcher::Flush(Clock::time_point now, bool force, InFlightWindow& window, AckStore& store,
+                                     Source& source, RelayStats& stats) {
+  if (pending_.empty()) return Result::kDone;
+  if (!store.connected()) return Result::kStoreDown;
+  if (!force && pending_.size() < batch_size_ && now < due()) return Result::kDone;
   std::vector<RowRef> rows;  // WAL-message events (tail mode) have no row
   rows.reserve(pending_.size());
   for (DeliveryToken t : pending_) {
     const InFlightWindow::Entry* e = window.Find(t);
     if (e != nullptr && e->row.in_table && !e->behind_failure) rows.push_back(RowRef{e->row.seq, e->row.table_oid});
   }
+  std::vector<RowRef> changed;
   try {
-    if (!rows.empty()) store.Ack(rows);
+    if (!rows.empty()) changed = store.Ack(rows);
   } catch (const pqxx::broken_connection& e) {
     spdlog::warn("postgres: ack connection lost ({}); {} confirmed events wait to be acknowledged", OneLine(e.what()),
                  pending_.size());
     store.Disconnect();
-    return false;
+    return Result::kStoreDown;
   } catch (const std::exception& e) {
     spdlog::error("postgres: acknowledging {} events failed: {}; retrying", pending_.size(), OneLine(e.what()));
-    return false;
+    return Result::kStoreDown;
   }
+  std::unordered_set<int64_t> done;
+  done.reserve(changed.size());
+  for (const RowRef& r : changed) done.insert(r.seq);
   std::vector<uint64_t> txns;
   txns.reserve(pending_.size());
+  std::vector<DeliveryToken> invisible;
   for (DeliveryToken t : pending_) {
-    if (InFlightWindow::Entry* e = window.Find(t)) {
-      if (!e->behind_failure) txns.push_back(e->row.txn);
-      window.Release(*e);
+    InFlightWindow::Entry* e = window.Find(t);
+    if (e == nullptr) continue;
+    const bool recorded = !e->row.in_table || e->behind_failure || done.count(e->row.seq) != 0;
+    if (!recorded && e->row.txn != 0 && !e->row.replayed) {
+      invisible.push_back(t);  // streamed before its commit became visible
+      continue;
     }
+    if (!recorded) {
+      stats.ack_missing_rows++;
+      spdlog::warn("postgres: event seq={} was published but its row was already gone (removed by someone else)",
+                   e->row.seq);
+    }
+    if (!e->behind_failure) txns.push_back(e->row.txn);
+    window.Release(*e);
   }
   source.Released(txns);
   stats.acked += txns.size();
-  stats.last_ack_unix_ms = UnixMillis();
+  if (!txns.empty()) stats.last_ack_unix_ms = UnixMillis();
+  pending_ = std::move(invisible);
+  if (!pending_.empty()) {
+    first_ = now + std::chrono::milliseconds(1000) - interval_;  // try again in a second
+    if (now - last_invisible_log_ >= std::chrono::seconds(60)) {
+      last_invisible_log_ = now;
+      spdlog::warn(
+          "postgres: {} published events are not visible in the outbox yet (their commit waits, e.g. for a "
+          "synchronous standby); acknowledging them again every second, their LSN unconfirmed",
+          pending_.size());
+    }
+    return Result::kInvisible;
+  }
+  return Result::kDone;
+}
+
+void AckBatcher::Abandon(InFlightWindow& window) {
+  for (DeliveryToken t : pending_) {
+    if (InFlightWindow::Entry* e = window.Find(t)) window.Release(*e);
+  }
   pending_.clear();
-  return true;
 }
 
 }  // namespace outbox::relay

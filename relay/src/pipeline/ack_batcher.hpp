@@ -15,6 +15,12 @@ struct RelayStats;
 /// then releases them from the window and tells the source. An event that
 /// went through behind a failed event of its key is released unacknowledged:
 /// its row stays and is read again after that one.
+///
+/// The acknowledgement says which rows it changed. A streamed row it did not
+/// find is not visible yet (its commit waits for a synchronous standby): it
+/// stays pending and is acknowledged again every second until it is, and
+/// its transaction's LSN is not confirmed meanwhile. A polled row it did not
+/// find was removed by someone else: counted, logged, released.
 class AckBatcher {
  public:
   AckBatcher(size_t batch_size, std::chrono::milliseconds interval) : batch_size_(batch_size), interval_(interval) {}
@@ -25,16 +31,25 @@ class AckBatcher {
   /// When the next flush is due.
   Clock::time_point due() const { return first_ + interval_; }
 
-  /// Flushes if a batch is due (or `force`). Returns false while events wait
-  /// because the store failed or is disconnected.
-  bool Flush(Clock::time_point now, bool force, InFlightWindow& window, AckStore& store, Source& source,
-             RelayStats& stats);
+  enum class Result {
+    kDone,       ///< nothing pending (or not due yet)
+    kStoreDown,  ///< the store failed or is disconnected: events wait
+    kInvisible,  ///< some streamed rows are not visible yet: they wait
+  };
+  /// Flushes if a batch is due (or `force`).
+  Result Flush(Clock::time_point now, bool force, InFlightWindow& window, AckStore& store, Source& source,
+               RelayStats& stats);
+
+  /// Gives up on the pending events without acknowledging them (a resync:
+  /// rows not visible yet are streamed again, and acknowledged then).
+  void Abandon(InFlightWindow& window);
 
  private:
   size_t batch_size_;
   std::chrono::milliseconds interval_;
   std::vector<DeliveryToken> pending_;
   Clock::time_point first_{};
+  Clock::time_point last_invisible_log_{};
 };
 
 }  // namespace outbox::relay

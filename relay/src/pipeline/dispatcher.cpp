@@ -12,12 +12,13 @@
 namespace outbox::relay {
 
 Dispatcher::Dispatcher(const Config& config, RelayStats& stats, InFlightWindow& window, Publisher& publisher,
-                       Source& source, DeadLetters& dead_letters, AckBatcher& acks)
+                       Source& source, AckStore& store, DeadLetters& dead_letters, AckBatcher& acks)
     : config_(config),
       stats_(stats),
       window_(window),
       publisher_(publisher),
       source_(source),
+      store_(store),
       dead_letters_(dead_letters),
       acks_(acks),
       router_(config) {}
@@ -28,7 +29,7 @@ Dispatcher::Outcome Dispatcher::Produce(Clock::time_point now) {
     InFlightWindow::Entry* e = window_.NextQueued();
     if (e == nullptr) break;
     if (!dead_letters_.Admit(e->row)) {
-      LeaveInTable(*e);
+      if (!LeaveInTable(*e)) break;  // Postgres is down: try again later
       continue;
     }
     const bool suspect = dead_letters_.suspect(e->row.id);
@@ -38,7 +39,7 @@ Dispatcher::Outcome Dispatcher::Produce(Clock::time_point now) {
     try {
       record = router_.Route(e->row, &dropped_);
     } catch (const std::invalid_argument& ex) {
-      Refuse(*e, "bad row: " + OneLine(ex.what()), "bad_row", now);
+      if (!Refuse(*e, "bad row: " + OneLine(ex.what()), "bad_row", now)) break;
       continue;
     }
     const uint64_t key = KeyFlights::KeyHash(e->row.aggregate_type, e->row.aggregate_id);
@@ -46,7 +47,7 @@ Dispatcher::Outcome Dispatcher::Produce(Clock::time_point now) {
     const DeliveryReport r = publisher_.Produce(record, e->token);
     if (r.status == DeliveryStatus::kRetriable || r.status == DeliveryStatus::kFatal) break;  // queue full; rebuild
     if (r.status != DeliveryStatus::kOk) {
-      Refuse(*e, r.error, r.error_name, now);
+      if (!Refuse(*e, r.error, r.error_name, now)) break;
       continue;
     }
     if (!dropped_.empty()) ReportDropped(*e, dropped_);
@@ -58,28 +59,50 @@ Dispatcher::Outcome Dispatcher::Produce(Clock::time_point now) {
   return out;
 }
 
-void Dispatcher::Refuse(InFlightWindow::Entry& e, const std::string& reason, const std::string& name,
+bool Dispatcher::Materialize(OutboxRow& row) {
+  if (row.in_table) return true;
+  try {
+    const RowRef ref = store_.Materialize(row);
+    row.seq = ref.seq;
+    row.table_oid = ref.table_oid;
+    row.in_table = true;
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::warn("postgres: cannot write WAL-message event {} into the outbox table ({}); retrying", row.id,
+                 OneLine(e.what()));
+    return false;
+  }
+}
+
+bool Dispatcher::Refuse(InFlightWindow::Entry& e, const std::string& reason, const std::string& name,
                         Clock::time_point now) {
   // Refused before it reached the producer: nothing of its key was sent after
   // it, so holding the key keeps the order. Its row stays and is read again
-  // (tail mode: the source is not told, its LSN stays unconfirmed).
+  // (tail mode: the source is not told, its LSN stays unconfirmed; a
+  // WAL-message event is written into the table first and lives on there).
+  const bool message = !e.row.in_table;
+  if (!Materialize(e.row)) return false;
   stats_.errors_by_reason.Add(name);
   stats_.failed_permanent++;
   spdlog::warn("relay: event seq={} of key {}/{} refused: {}", e.row.seq, e.row.aggregate_type,
                e.row.aggregate_id.substr(0, 64), reason);
   dead_letters_.Rejected(e.row, reason, now);
+  const uint64_t txn = e.row.txn;
   window_.Release(e);
+  if (message) source_.Released({txn});
+  return true;
 }
 
-void Dispatcher::LeaveInTable(InFlightWindow::Entry& e) {
+bool Dispatcher::LeaveInTable(InFlightWindow::Entry& e) {
   // Behind a held event of its key: stays in the outbox until that event is
   // published, requeued or skipped. Tail mode: the next catch-up finds the
   // row in the table, so the stream may confirm past it.
+  if (!Materialize(e.row)) return false;
   ++held_;
-  const bool in_table = e.row.in_table;
   const uint64_t txn = e.row.txn;
   window_.Release(e);
-  if (in_table) source_.Released({txn});
+  source_.Released({txn});
+  return true;
 }
 
 void Dispatcher::ReportDropped(const InFlightWindow::Entry& e, const std::vector<std::string>& names) {
@@ -157,6 +180,9 @@ void Dispatcher::Handle(const DeliveryReport& r, Clock::time_point now, Outcome&
 }
 
 void Dispatcher::Resolve(Clock::time_point now) {
+  // A rejected WAL-message event lives on as a row (retried by the next
+  // catch-up, dead-lettered from there); the replay check skips its message.
+  for (Failure& f : incident_) Materialize(f.row);
   if (incident_.size() == 1) {
     dead_letters_.Rejected(incident_[0].row, incident_[0].reason, now);
   } else if (incident_.size() > 1) {

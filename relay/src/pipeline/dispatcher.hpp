@@ -18,7 +18,9 @@ struct RelayStats;
 
 /// The publishing side of the pipe: hands queued events to the Publisher in
 /// read order and turns its delivery reports into window state.
-///  - An event whose key is held stays in the outbox (left to the source).
+///  - An event whose key is held stays in the outbox (left to the source);
+///    a WAL-message event (no row) is written into the table first, so the
+///    slot can move past it (Materialize).
 ///  - An event waits while earlier events of its key are in flight to another
 ///    topic (KeyFlights), and a suspect (failed in a batch with others) is
 ///    sent alone.
@@ -32,7 +34,7 @@ struct RelayStats;
 class Dispatcher {
  public:
   Dispatcher(const Config& config, RelayStats& stats, InFlightWindow& window, Publisher& publisher, Source& source,
-             DeadLetters& dead_letters, AckBatcher& acks);
+             AckStore& store, DeadLetters& dead_letters, AckBatcher& acks);
 
   /// What a round of reports asks of the loop.
   struct Outcome {
@@ -57,8 +59,9 @@ class Dispatcher {
 
  private:
   void Handle(const DeliveryReport& r, Clock::time_point now, Outcome& out);
-  void Refuse(InFlightWindow::Entry& e, const std::string& reason, const std::string& name, Clock::time_point now);
-  void LeaveInTable(InFlightWindow::Entry& e);
+  bool Refuse(InFlightWindow::Entry& e, const std::string& reason, const std::string& name, Clock::time_point now);
+  bool LeaveInTable(InFlightWindow::Entry& e);
+  bool Materialize(OutboxRow& row);
   void ReportDropped(const InFlightWindow::Entry& e, const std::vector<std::string>& names);
 
   const Config& config_;
@@ -66,6 +69,7 @@ class Dispatcher {
   InFlightWindow& window_;
   Publisher& publisher_;
   Source& source_;
+  AckStore& store_;
   DeadLetters& dead_letters_;
   AckBatcher& acks_;
   Router router_;

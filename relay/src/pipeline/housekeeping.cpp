@@ -38,6 +38,7 @@ void Housekeeping::Run(Clock::time_point now, const PipelineView& view) {
 void Housekeeping::UpdateGauges(Clock::time_point now, const PipelineView& view) {
   stats_.in_flight = static_cast<int64_t>(view.in_flight);
   if (view.held >= 0) stats_.held = view.held;
+  stats_.held_keys = static_cast<int64_t>(view.held_keys);
   stats_.producer_queue = static_cast<int64_t>(publisher_->OutQueueLength());
   stats_.pg_connected = view.pg_connected;
   if (now < next_broker_check_) return;

@@ -28,7 +28,7 @@ Relay::Relay(Config config, const StageFactory& factory)
       window_(config_.source.max_in_flight),
       acks_pending_(config_.source.ack_batch_size, config_.source.ack_interval),
       dead_letters_(config_, stats_),
-      dispatcher_(config_, stats_, window_, publisher_, source_, dead_letters_, acks_pending_),
+      dispatcher_(config_, stats_, window_, publisher_, source_, acks_, dead_letters_, acks_pending_),
       connector_(config_.outbox.schema + "." + config_.outbox.table, config_.postgres.reconnect_backoff_max) {
   if (pipe2(stop_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
 }
@@ -182,8 +182,13 @@ void Relay::EnterResync(const char* why) {
 
 void Relay::MaybeFinishResync(Clock::time_point now) {
   if (!resync_ || window_.sent() > 0 || now < resync_at_) return;
+  if (!acks_.connected() || !source_.connected()) return;  // finished after the reconnect
   // Postgres unreachable: try again next round.
-  if (!FlushAcks(true)) return;
+  const AckBatcher::Result acked = acks_pending_.Flush(now_, true, window_, acks_, source_, stats_);
+  if (acked == AckBatcher::Result::kStoreDown) return;  // Postgres unreachable: try again next round
+  // Rows not visible yet are left unacknowledged: streamed again after the
+  // resync (their LSN was never confirmed), and acknowledged then.
+  if (acked == AckBatcher::Result::kInvisible) acks_pending_.Abandon(window_);
   dispatcher_.Resolve(now);
   if (!dead_letters_.Sync(acks_, now)) return;
   source_.Rewind();
@@ -195,7 +200,7 @@ void Relay::MaybeFinishResync(Clock::time_point now) {
 }
 
 bool Relay::FlushAcks(bool force) {
-  const bool done = acks_pending_.Flush(now_, force, window_, acks_, source_, stats_);
+  const bool done = acks_pending_.Flush(now_, force, window_, acks_, source_, stats_) == AckBatcher::Result::kDone;
   if (done && acks_pending_.empty() && !resync_) resync_backoff_ = milliseconds(100);
   return done && acks_pending_.empty();
 }

@@ -134,8 +134,9 @@ class AckStore {
   virtual void Disconnect() noexcept = 0;
 
   /// Records these rows as published (deletes or marks them), one statement
-  /// per table. Returns how many rows it changed.
-  virtual size_t Ack(const std::vector<RowRef>& rows) = 0;
+  /// per table. Returns the rows it changed: a row it did not find was
+  /// removed by someone else, or (tail mode) is not visible yet.
+  virtual std::vector<RowRef> Ack(const std::vector<RowRef>& rows) = 0;
 
   /// Moves `row` to the dead-letter table with `reason`, all or nothing.
   /// Returns false when the row is no longer in the outbox.
@@ -145,6 +146,11 @@ class AckStore {
   /// (seq, attempts), so a relay that takes over does not start counting
   /// again. A no-op for a table without an attempts column.
   virtual void RecordAttempts(const std::vector<std::pair<RowRef, uint32_t>>& attempts) = 0;
+
+  /// Writes an event without a row (a WAL message, tail mode) into the outbox
+  /// table as a row, so it can wait behind a held key, or be dead-lettered,
+  /// while the slot moves past it. Returns the new row.
+  virtual RowRef Materialize(const OutboxRow& event) = 0;
 
   /// KeyHolds::Key of every dead-lettered event.
   virtual std::unordered_set<std::string> DeadLetteredKeys() = 0;

@@ -52,6 +52,8 @@ struct RelayStats {
   std::atomic<uint64_t> dead_lettered{0};         ///< events moved to the dead-letter table
   std::atomic<uint64_t> dead_letter_failures{0};  ///< moves to the dead-letter table that failed (row kept, key held)
   std::atomic<uint64_t> reserved_headers_dropped{0};  ///< row headers dropped for using a name the relay owns
+  std::atomic<uint64_t> ack_missing_rows{0};          ///< published events whose row was already gone when acknowledged
+  std::atomic<int64_t> held_keys{0};                  ///< keys held (retrying or dead-lettered)
   std::atomic<int64_t> held{0};                       ///< events held behind a dead-lettered event of their key
   std::atomic<uint64_t> resyncs{0};                   ///< times the source restarted from the table's start
   std::atomic<uint64_t> producer_rebuilds{0};         ///< producers rebuilt after a fatal error
