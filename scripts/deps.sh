@@ -11,6 +11,7 @@ PACKAGES=(
   docker-compose python3-yaml  # tests/ops: validate docker-compose.yml (Debian has no 'docker compose' plugin)
   clang-format                 # tests: the C++ sources stay formatted (scripts/check-format.sh)
   prometheus libyaml-dev  # tests/ops: promtool checks and unit-tests deploy/prometheus; libyaml reads the rules
+  nftables                # tests/fault: a silent (half-open) network to a private Postgres
 )
 
 missing=()

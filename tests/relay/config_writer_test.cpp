@@ -30,6 +30,9 @@ TEST(ConfigWriter, EveryChangedSettingRoundTrips) {
   c.postgres.dsn = "host=127.0.0.1 dbname=\"we\\\"ird\" password='p w'";
   c.postgres.connect_timeout = std::chrono::milliseconds(1234);
   c.postgres.reconnect_backoff_max = std::chrono::milliseconds(4321);
+  c.postgres.tcp_user_timeout = std::chrono::milliseconds(0);
+  c.postgres.statement_timeout = std::chrono::milliseconds(2500);
+  c.postgres.lock_check_interval = std::chrono::milliseconds(700);
   c.outbox.schema = "app";
   c.outbox.table = "events";
   c.outbox.cleanup = Cleanup::kMark;
@@ -81,6 +84,9 @@ TEST(ConfigWriter, EveryChangedSettingRoundTrips) {
   EXPECT_FALSE(b.dead_letter.hold_key);
   EXPECT_EQ(b.http.listen, c.http.listen);
   EXPECT_EQ(b.http.ready_max_lag, c.http.ready_max_lag);
+  EXPECT_EQ(b.postgres.tcp_user_timeout.count(), 0);
+  EXPECT_EQ(b.postgres.statement_timeout, c.postgres.statement_timeout);
+  EXPECT_EQ(b.postgres.lock_check_interval, c.postgres.lock_check_interval);
 }
 
 TEST(ConfigWriter, OnlyChangedKeysRoundTripToo) {

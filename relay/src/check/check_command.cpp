@@ -66,7 +66,7 @@ CheckReport RunCheck(const Config& config, const CheckOptions& options) {
   }
   if (options.timeout_ms < 1) throw CheckUsageError("check: --timeout-ms: must be at least 1");
 
-  auto conn = PgConnect(config.postgres, "check");
+  auto conn = PgConnect(config.postgres, "check", /*bounded=*/false);  // --timeout-ms bounds it
   CheckRowReader rows(config, *conn);
   // Order matters (docs/checker.md): the time, then the topics, then the watermarks,
   // then the rows. A row marked published before `start` has its record below the

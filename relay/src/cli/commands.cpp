@@ -65,7 +65,7 @@ int RunCommand(const Config& config) {
 
 int MigrateCommand(const Config& config) {
   const OutboxConfig& o = config.outbox;
-  auto conn = PgConnect(config.postgres, "migrate");
+  auto conn = PgConnect(config.postgres, "migrate", /*bounded=*/false);  // DDL may take long
   // The relay's own objects live in the relay schema; a mapped outbox table of
   // another schema (outbox.relay_schema set) is the application's to create.
   auto applied = sdk::Migrate(*conn, o.RelaySchema());

@@ -16,7 +16,10 @@ namespace config_internal {
 const std::vector<SectionSchema>& Schema() {
   static const std::vector<SectionSchema> kSchema = {
       {"", {}, {"postgres", "outbox", "source", "kafka", "log", "shutdown", "dead_letter", "http"}},
-      {"postgres", {"dsn", "dsn_file", "connect_timeout_ms", "reconnect_backoff_max_ms"}, {}},
+      {"postgres",
+       {"dsn", "dsn_file", "connect_timeout_ms", "reconnect_backoff_max_ms", "tcp_user_timeout_ms",
+        "statement_timeout_ms", "lock_check_interval_ms"},
+       {}},
       {"outbox", {"schema", "table", "cleanup", "retention", "notify_channel", "relay_schema"}, {"columns"}},
       {"outbox.columns",
        {"seq", "id", "aggregate_type", "aggregate_id", "event_type", "payload", "headers", "topic", "created_at",
@@ -79,6 +82,12 @@ void ReadPostgres(const TableReader& t, PostgresConfig& pg, std::string& dsn_fil
   if (!pg.dsn.empty() && !dsn_file.empty()) t.Fail("dsn_file", "cannot be combined with postgres.dsn; set only one");
   SetMillis(t, "connect_timeout_ms", 100, 5 * kMinute, pg.connect_timeout);
   SetMillis(t, "reconnect_backoff_max_ms", 100, 10 * kMinute, pg.reconnect_backoff_max);
+  SetMillis(t, "tcp_user_timeout_ms", 0, 10 * kMinute, pg.tcp_user_timeout);
+  if (pg.tcp_user_timeout.count() > 0 && pg.tcp_user_timeout.count() < 1000) {
+    t.Fail("tcp_user_timeout_ms", "must be 0 (off) or at least 1000");
+  }
+  SetMillis(t, "statement_timeout_ms", 0, 60 * kMinute, pg.statement_timeout);
+  SetMillis(t, "lock_check_interval_ms", 100, 10 * kMinute, pg.lock_check_interval);
 }
 
 void ReadColumns(const TableReader& t, ColumnNames& c) {

@@ -44,6 +44,14 @@ struct PostgresConfig {
   std::string dsn;  ///< from postgres.dsn, postgres.dsn_file or OUTBOX_PG_DSN (env wins)
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds reconnect_backoff_max{10000};
+  /// libpq's tcp_user_timeout, and the keepalives derived from it, on every
+  /// session unless the DSN sets them: a half-open socket fails within this
+  /// time instead of blocking the relay. 0 = the operating system's defaults.
+  std::chrono::milliseconds tcp_user_timeout{30000};
+  /// statement_timeout of the relay's sessions (not `migrate`'s); 0 = none.
+  std::chrono::milliseconds statement_timeout{60000};
+  /// How often the relay shows that its session still holds the table's lock.
+  std::chrono::milliseconds lock_check_interval{5000};
 };
 
 struct OutboxConfig {

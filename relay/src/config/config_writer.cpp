@@ -30,7 +30,10 @@ toml::table BuildTable(const Config& c) {
   toml::table root{
       {"postgres", toml::table{{"dsn", c.postgres.dsn},
                                {"connect_timeout_ms", Ms(c.postgres.connect_timeout)},
-                               {"reconnect_backoff_max_ms", Ms(c.postgres.reconnect_backoff_max)}}},
+                               {"reconnect_backoff_max_ms", Ms(c.postgres.reconnect_backoff_max)},
+                               {"tcp_user_timeout_ms", Ms(c.postgres.tcp_user_timeout)},
+                               {"statement_timeout_ms", Ms(c.postgres.statement_timeout)},
+                               {"lock_check_interval_ms", Ms(c.postgres.lock_check_interval)}}},
       {"outbox", toml::table{{"schema", c.outbox.schema},
                              {"table", c.outbox.table},
                              {"cleanup", c.outbox.cleanup == Cleanup::kMark ? "mark" : "delete"},

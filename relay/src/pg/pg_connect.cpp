@@ -1,6 +1,10 @@
 #include "pg/pg_connect.hpp"
 
+#include <libpq-fe.h>
+
 #include <cstdlib>
+#include <map>
+#include <stdexcept>
 
 #include <pqxx/nontransaction>
 
@@ -8,14 +12,68 @@
 
 namespace outbox::relay {
 
-std::unique_ptr<pqxx::connection> PgConnect(const PostgresConfig& config, const std::string& role) {
+namespace {
+
+std::string Quote(const std::string& v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+std::string SessionConninfo(const PostgresConfig& config) {
+  char* error = nullptr;
+  std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> parsed(PQconninfoParse(config.dsn.c_str(), &error),
+                                                                        PQconninfoFree);
+  if (!parsed) {
+    const std::string why = error != nullptr ? error : "out of memory";
+    PQfreemem(error);
+    throw std::invalid_argument("postgres.dsn: " + why);
+  }
+  std::map<std::string, std::string> options;
+  for (const PQconninfoOption* o = parsed.get(); o->keyword != nullptr; ++o) {
+    if (o->val != nullptr) options[o->keyword] = o->val;
+  }
+  const long ms = config.tcp_user_timeout.count();
+  if (ms > 0) {
+    // A dead peer is noticed by the keepalives when the session is idle, and by
+    // tcp_user_timeout when data waits unacknowledged: both within about `ms`.
+    const long idle_s = std::max(1L, ms / 3000), interval_s = std::max(1L, ms / 9000);
+    options.emplace("keepalives", "1");
+    options.emplace("keepalives_idle", std::to_string(idle_s));
+    options.emplace("keepalives_interval", std::to_string(interval_s));
+    options.emplace("keepalives_count", "3");
+    options.emplace("tcp_user_timeout", std::to_string(ms));
+  }
+  std::string out;
+  for (const auto& [key, value] : options) out += (out.empty() ? "" : " ") + key + "=" + Quote(value);
+  return out;
+}
+
+std::unique_ptr<pqxx::connection> PgConnect(const PostgresConfig& config, const std::string& role, bool bounded) {
   // libpq takes defaults for parameters the DSN leaves out from these variables;
   // the DSN (URI or key=value) may set them itself, and then it wins.
   setenv("PGCONNECT_TIMEOUT", std::to_string(std::max<long>(1, config.connect_timeout.count() / 1000)).c_str(), 0);
   setenv("PGAPPNAME", ("outbox-relay/" + role).c_str(), 1);
-  auto conn = std::make_unique<pqxx::connection>(config.dsn);
+  auto conn = std::make_unique<pqxx::connection>(SessionConninfo(config));
   pqxx::nontransaction tx(*conn);
   tx.exec("SET TIME ZONE 'UTC'");
+  if (const long ms = config.tcp_user_timeout.count(); ms > 0) {
+    // The server's end of this session notices a dead relay too, and ends
+    // the session (releasing the relay lock) later than the relay stops: about
+    // 1.7 x tcp_user_timeout against the relay's lock check interval + 1 x.
+    // Ignored on Unix-domain sockets.
+    tx.exec("SET tcp_keepalives_idle = " + std::to_string(std::max(1L, 2 * ms / 3000)) +
+            "; SET tcp_keepalives_interval = " + std::to_string(std::max(1L, ms / 3000)) +
+            "; SET tcp_keepalives_count = 3; SET tcp_user_timeout = " + std::to_string(2 * ms));
+  }
+  if (bounded && config.statement_timeout.count() > 0) {
+    tx.exec("SET statement_timeout = " + std::to_string(config.statement_timeout.count()));
+  }
   return conn;
 }
 

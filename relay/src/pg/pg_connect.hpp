@@ -9,8 +9,17 @@ namespace outbox::relay {
 
 struct PostgresConfig;
 
+/// The DSN as a libpq key=value string with the relay's session defaults added
+/// where the DSN leaves them out: keepalives and tcp_user_timeout derived from
+/// postgres.tcp_user_timeout_ms, so a half-open socket fails in bounded time
+/// instead of blocking a read forever. Throws std::invalid_argument when libpq
+/// cannot parse the DSN.
+std::string SessionConninfo(const PostgresConfig& config);
+
 /// Opens a connection for `role` (shown as application_name "outbox-relay/<role>")
-/// with TimeZone=UTC. Throws pqxx::broken_connection when the server is unreachable.
-std::unique_ptr<pqxx::connection> PgConnect(const PostgresConfig& config, const std::string& role);
+/// with TimeZone=UTC, the SessionConninfo defaults and, when `bounded` is set,
+/// postgres.statement_timeout_ms. Throws pqxx::broken_connection when the
+/// server is unreachable.
+std::unique_ptr<pqxx::connection> PgConnect(const PostgresConfig& config, const std::string& role, bool bounded = true);
 
 }  // namespace outbox::relay

@@ -47,12 +47,18 @@ void PollSource::Connect() {
       throw StandbyError("another outbox-relay is publishing " + sql_.table + "; standing by until it stops");
     }
   }
+  // The lock as pg_locks shows it: a bigint key, split into classid (high
+  // half) and objid (low half).
+  conn->prepare("outbox_lock_held",
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted "
+                "AND objsubid = 1 AND (classid::bigint << 32 | objid::bigint) = hashtext($1)::bigint");
   conn->prepare("outbox_poll", sql_.poll);
   conn->prepare("outbox_unacked", sql_.unacknowledged);
   conn->prepare("outbox_materialized", sql_.materialized);
   conn->prepare("outbox_xid", "SELECT pg_current_xact_id()::text");
   receiver_ = std::make_unique<WakeReceiver>(*conn, channel_);
   conn_ = std::move(conn);
+  next_lock_check_ = Clock::now() + config_.postgres.lock_check_interval;
   conn_->get_notifs();  // runs the LISTEN now
 }
 
@@ -62,6 +68,26 @@ void PollSource::Disconnect() noexcept {
   } catch (...) {  // UNLISTEN on a broken connection
   }
   conn_.reset();
+}
+
+void PollSource::Tick(Clock::time_point now) {
+  if (!conn_ || now < next_lock_check_) return;
+  next_lock_check_ = now + config_.postgres.lock_check_interval;
+  std::string lost;
+  try {
+    pqxx::nontransaction tx(*conn_);
+    if (tx.exec_prepared1("outbox_lock_held", "outbox-relay:" + sql_.table)[0].as<int64_t>() != 1) {
+      lost = "the session no longer holds the lock on " + sql_.table;
+    }
+  } catch (const pqxx::broken_connection& e) {
+    lost = e.what();
+  } catch (const pqxx::sql_error& e) {  // e.g. statement_timeout
+    lost = e.what();
+  }
+  if (lost.empty()) return;
+  Disconnect();
+  throw pqxx::broken_connection("cannot show that this relay still holds its lock (" + lost +
+                                "); publishing stops until it has it again");
 }
 
 std::vector<int> PollSource::WaitFds(bool) const { return {conn_ ? conn_->sock() : -1}; }

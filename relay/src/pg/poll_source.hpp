@@ -42,6 +42,12 @@ class PollSource : public Source {
   SourceSignals TakeSignals(bool socket_ready) override;
   std::string ProgressNote() const override;
 
+  /// Every postgres.lock_check_interval_ms, shows that this session still
+  /// holds the table's relay lock. When it cannot (the session broke or timed
+  /// out, or the lock is gone), disconnects, so the relay publishes nothing
+  /// more until it has the lock again, and throws pqxx::broken_connection.
+  void Tick(Clock::time_point now) override;
+
   /// True if the last Read returned every row its snapshot showed (not cut
   /// off by the batch limit): the table was read up to that moment.
   bool covered_all() const { return covered_all_; }
@@ -65,6 +71,7 @@ class PollSource : public Source {
   GapTracker tracker_;
   bool covered_all_ = false;
   int64_t table_oid_ = 0;  // the outbox table the tracker's positions belong to
+  Clock::time_point next_lock_check_{};
 };
 
 }  // namespace outbox::relay

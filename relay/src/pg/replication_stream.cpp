@@ -9,6 +9,7 @@
 #include "config/config.hpp"
 #include "outbox/identifier.hpp"
 #include "outbox/outbox.hpp"
+#include "pg/pg_connect.hpp"
 #include "pg/wal_message.hpp"
 #include "util/text.hpp"
 
@@ -42,8 +43,9 @@ ReplicationStream::Position ReplicationStream::Start() {
   decoder_ = PgOutputDecoder();
   const std::string timeout = std::to_string(std::max<long>(1, config_.postgres.connect_timeout.count() / 1000));
   const char* keys[] = {"dbname", "replication", "options", "application_name", "connect_timeout", nullptr};
-  const char* values[] = {config_.postgres.dsn.c_str(), "database",      "-c TimeZone=UTC -c DateStyle=ISO",
-                          "outbox-relay/tail",          timeout.c_str(), nullptr};
+  const std::string conninfo = SessionConninfo(config_.postgres);
+  const char* values[] = {conninfo.c_str(),    "database",      "-c TimeZone=UTC -c DateStyle=ISO",
+                          "outbox-relay/tail", timeout.c_str(), nullptr};
   conn_.reset(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
     const std::string why = conn_ ? Trim(PQerrorMessage(conn_.get())) : "out of memory";

@@ -148,6 +148,12 @@ void TailSource::StopStream() noexcept {
 }
 
 void TailSource::Tick(Clock::time_point now) {
+  try {
+    poll_.Tick(now);  // the lock
+  } catch (const pqxx::broken_connection&) {
+    StopStream();
+    throw;
+  }
   if (!stream_.open()) return;
   // Progress is reported at the status interval, not at once: one message per
   // interval however many transactions were confirmed in it.

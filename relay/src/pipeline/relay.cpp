@@ -89,8 +89,9 @@ void Relay::Step(Clock::time_point now) {
   try {
     source_.Tick(now);
   } catch (const pqxx::broken_connection& e) {
-    spdlog::warn("tail: {}", OneLine(e.what()));
-    EnterResync("replication stream lost");
+    spdlog::warn("source: {}", OneLine(e.what()));
+    // A lost lock session disconnected the source: the reconnect resyncs.
+    if (source_.connected()) EnterResync("replication stream lost");
   }
   housekeeping_.Run(now, View());
 }
