@@ -60,6 +60,7 @@ TEST(PgOutputDecoder, DecodesBeginRelationInsertMessageCommit) {
   auto m = d.Decode(b.data(), b.size());
   EXPECT_EQ(m.kind, PgOutputMessage::Kind::kBegin);
   EXPECT_EQ(m.lsn, 0x100u);
+  EXPECT_EQ(m.xid, 77u);
 
   const std::string r = RelationMessage(42, {{"seq", 20}, {"payload", 17}, {"topic", 25}});
   EXPECT_EQ(d.Decode(r.data(), r.size()).kind, PgOutputMessage::Kind::kRelation);

@@ -30,6 +30,8 @@ struct OutboxRow {
   uint64_t txn = 0;
   /// Tail mode: committed before this stream started, so possibly acknowledged by an earlier run.
   bool replayed = false;
+  /// Tail mode: the writing transaction's id (32 bits, as pgoutput gives it); 0 when polled.
+  uint32_t xid = 0;
 };
 
 /// A row of an outbox table: its seq, and the oid of the table (see OutboxRow).

@@ -67,7 +67,9 @@ PgOutputMessage PgOutputDecoder::Decode(const char* data, size_t size) {
   switch (r.Byte()) {
     case 'B':
       m.kind = PgOutputMessage::Kind::kBegin;
-      m.lsn = static_cast<Lsn>(r.Int64());  // final LSN; then commit time and xid
+      m.lsn = static_cast<Lsn>(r.Int64());  // final LSN
+      r.Int64();                            // commit time
+      m.xid = static_cast<uint32_t>(r.Int32());
       break;
     case 'C':
       m.kind = PgOutputMessage::Kind::kCommit;

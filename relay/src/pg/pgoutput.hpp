@@ -21,6 +21,7 @@ struct PgOutputMessage {
   Kind kind = Kind::kOther;
   Lsn lsn = 0;         ///< Begin: final (commit) LSN; Commit: end LSN; Message: its LSN
   uint32_t relid = 0;  ///< Relation, Insert
+  uint32_t xid = 0;    ///< Begin: the transaction's id
   /// Insert: column values in the relation's order, text format; nullopt = NULL.
   /// ('u', unchanged TOAST, cannot occur in an insert and reads as NULL.)
   std::vector<std::optional<std::string>> values;

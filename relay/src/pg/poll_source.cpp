@@ -56,6 +56,13 @@ void PollSource::Connect() {
   conn->prepare("outbox_unacked", sql_.unacknowledged);
   conn->prepare("outbox_materialized", sql_.materialized);
   conn->prepare("outbox_xid", "SELECT pg_current_xact_id()::text");
+  // A 32-bit xid of a running transaction belongs to the current epoch, or to
+  // the one before when it is above the next xid's low half.
+  conn->prepare("outbox_running",
+                "SELECT x FROM unnest($1::bigint[]) AS x, "
+                "(SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS n) AS s "
+                "WHERE pg_xact_status(((CASE WHEN x < (s.n & 4294967295) THEN s.n >> 32 ELSE (s.n >> 32) - 1 END) "
+                "<< 32 | x)::text::xid8) = 'in progress'");
   receiver_ = std::make_unique<WakeReceiver>(*conn, channel_);
   conn_ = std::move(conn);
   next_lock_check_ = Clock::now() + config_.postgres.lock_check_interval;
@@ -184,6 +191,23 @@ std::unordered_set<int64_t> PollSource::Unacknowledged(const std::vector<RowRef>
         out.insert(r[0].as<int64_t>());
       }
     }
+  } catch (const pqxx::broken_connection&) {
+    Disconnect();
+    throw;
+  }
+  return out;
+}
+
+std::unordered_set<uint32_t> PollSource::Running(const std::vector<uint32_t>& xids) {
+  std::unordered_set<uint32_t> out;
+  if (xids.empty()) return out;
+  if (!conn_) throw pqxx::broken_connection("the poll session is not connected");
+  std::string array = "{";
+  for (uint32_t x : xids) array += (array.size() > 1 ? "," : "") + std::to_string(x);
+  array += "}";
+  try {
+    pqxx::nontransaction tx(*conn_);
+    for (const auto& r : tx.exec_prepared("outbox_running", array)) out.insert(r[0].as<uint32_t>());
   } catch (const pqxx::broken_connection&) {
     Disconnect();
     throw;

@@ -55,6 +55,10 @@ class PollSource : public Source {
   /// The seqs of those `rows` that are still unacknowledged (not deleted, not marked).
   std::unordered_set<int64_t> Unacknowledged(const std::vector<RowRef>& rows);
 
+  /// Those of `xids` (32-bit transaction ids from the stream) whose
+  /// transactions are still in progress: committed in the WAL, not visible yet.
+  std::unordered_set<uint32_t> Running(const std::vector<uint32_t>& xids);
+
   /// Those of `ids` (WAL-message events) an earlier pass wrote into the table
   /// or dead-lettered from there.
   std::unordered_set<std::string> Materialized(const std::vector<std::string>& ids);

@@ -147,6 +147,7 @@ bool ReplicationStream::Decode(const char* data, size_t size, StreamMessage& out
     case PgOutputMessage::Kind::kBegin:
       out.kind = StreamMessage::Kind::kBegin;
       out.lsn = m.lsn;
+      out.xid = m.xid;
       return true;
     case PgOutputMessage::Kind::kCommit:
       out.kind = StreamMessage::Kind::kCommit;

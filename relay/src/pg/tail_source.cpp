@@ -81,11 +81,13 @@ std::vector<OutboxRow> TailSource::ReadStream(size_t max) {
         txn_ = lsn_.Begin();
         // Committed before this stream began: an earlier run may have acknowledged it.
         txn_replayed_ = m.lsn <= replay_until_;
+        txn_xid_ = m.xid;
         break;
       case StreamMessage::Kind::kEvent:
         lsn_.Add(txn_);
         m.event.txn = txn_;
         m.event.replayed = txn_replayed_;
+        m.event.xid = txn_xid_;
         out.push_back(std::move(m.event));
         break;
       case StreamMessage::Kind::kCommit:
@@ -125,7 +127,21 @@ std::vector<OutboxRow> TailSource::SkipAcknowledged(std::vector<OutboxRow> rows)
   if (seqs.empty()) return rows;
   // On failure the rows stay unreleased, so the LSN stays before them and a
   // resync streams them again.
-  for (uint64_t txn : DropAcknowledged(rows, poll_.Unacknowledged(seqs))) lsn_.Done(txn);
+  std::unordered_set<int64_t> live = poll_.Unacknowledged(seqs);
+  // A row is also missing while its transaction, committed in the WAL, is not
+  // visible yet (its COMMIT waits for a synchronous standby): not acknowledged,
+  // it is published (as any streamed row is) and acknowledged once visible.
+  std::vector<uint32_t> missing;
+  for (const auto& r : rows) {
+    if (r.replayed && r.in_table && live.count(r.seq) == 0) missing.push_back(r.xid);
+  }
+  if (!missing.empty()) {
+    const std::unordered_set<uint32_t> running = poll_.Running(missing);
+    for (const auto& r : rows) {
+      if (r.replayed && r.in_table && running.count(r.xid) != 0) live.insert(r.seq);
+    }
+  }
+  for (uint64_t txn : DropAcknowledged(rows, live)) lsn_.Done(txn);
   return rows;
 }
 

@@ -61,6 +61,7 @@ class TailSource : public Source {
   bool prepared_ = false;  // publication and slot exist (as far as this process knows)
   uint64_t txn_ = 0;       // index of the transaction being received
   bool txn_replayed_ = false;
+  uint32_t txn_xid_ = 0;
   Lsn replay_until_ = 0;  // the server's WAL end when streaming started
   Clock::time_point next_status_{};
   Clock::time_point next_start_{};
