@@ -23,9 +23,9 @@ class SlotMissingError : public std::runtime_error {
 struct StreamMessage {
   enum class Kind { kNone, kBegin, kEvent, kCommit, kKeepalive };
   Kind kind = Kind::kNone;
-  Lsn lsn = 0;      ///< Begin: the commit LSN; Commit: the end LSN; Keepalive: the server's WAL end
+  Lsn lsn = 0;       ///< Begin: the commit LSN; Commit: the end LSN; Keepalive: the server's WAL end
   uint32_t xid = 0;  ///< Begin: the transaction's id
-  OutboxRow event;  ///< kEvent: an outbox row insert, or a transactional outbox WAL message (in_table = false)
+  OutboxRow event;   ///< kEvent: an outbox row insert, or a transactional outbox WAL message (in_table = false)
 };
 
 /// A logical replication stream of the outbox slot: raw libpq in
