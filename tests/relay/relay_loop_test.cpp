@@ -6,6 +6,7 @@
 #include <map>
 
 #include "fake_stages.hpp"
+#include "util/clock.hpp"
 
 namespace outbox::relay::fake {
 namespace {
@@ -220,6 +221,39 @@ TEST(RelayLoop, AnAckFailureKeepsTheEventsAndRetries) {
   h.acks->fail_acks = false;
   ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
   EXPECT_EQ(h.Written("A").size(), 1u) << "confirmed once, acknowledged once the store works again";
+}
+
+TEST(RelayLoop, AFailingAcknowledgementBacksOffAndIsCounted) {
+  Harness h;
+  h.acks->fail_acks = true;
+  h.table.Insert("A", "a1");
+  h.Steps(1000);  // 10 s of the harness' clock; without backoff, one attempt a round
+  uint64_t attempts = 0;
+  for (const auto& [key, n] : h.relay->stats().retries.Snapshot()) {
+    if (key.rfind("ack\t", 0) == 0) attempts += n;
+  }
+  EXPECT_GE(attempts, 4u);
+  EXPECT_LE(attempts, 10u) << "100 ms, 200 ms, 400 ms, ... up to postgres.reconnect_backoff_max_ms";
+  EXPECT_GT(h.relay->stats().ack_failing.Get().since_unix_ms, 0);
+  h.acks->fail_acks = false;
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
+  EXPECT_EQ(h.relay->stats().ack_failing.Get().since_unix_ms, 0) << "cleared once acknowledging works";
+}
+
+TEST(RelayLoop, LatencyOfRowsWithAbsurdCreatedAtIsSkippedAndCounted) {
+  Harness h;
+  const double now_s = static_cast<double>(UnixMillis()) / 1000.0;
+  h.table.rows[h.table.Insert("A", "normal")].created_epoch = now_s - 0.5;
+  h.table.rows[h.table.Insert("B", "1900")].created_epoch = -2208988800.0;
+  h.table.rows[h.table.Insert("C", "future")].created_epoch = now_s + 3600;
+  h.table.rows[h.table.Insert("D", "skew")].created_epoch = now_s + 0.5;
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
+  const RelayStats& s = h.relay->stats();
+  EXPECT_EQ(s.commit_to_ack_seconds.Count(), 2u) << "the normal row and the one within the clock skew";
+  EXPECT_LT(s.commit_to_ack_seconds.Sum(), 60.0);
+  const auto skipped = s.latency_skipped.Snapshot();
+  EXPECT_EQ(skipped.at("too_old"), 1u);
+  EXPECT_EQ(skipped.at("future"), 1u);
 }
 
 }  // namespace
