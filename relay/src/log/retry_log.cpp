@@ -73,8 +73,10 @@ void RetryLog::Success(Clock::time_point now) {
   const double secs = std::chrono::duration<double>(now - since_).count();
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.1f", secs);
-  Emit(spdlog::level::info, loop_ + ": recovered after " + Thousands(failures_) + " failed attempt" +
-                                (failures_ == 1 ? "" : "s") + " in " + buf + " s");
+  if (log_recovery_) {
+    Emit(spdlog::level::info, loop_ + ": recovered after " + Thousands(failures_) + " failed attempt" +
+                                  (failures_ == 1 ? "" : "s") + " in " + buf + " s");
+  }
   reasons_.clear();
   failures_ = 0;
   last_reason_.clear();

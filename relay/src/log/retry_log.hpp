@@ -39,6 +39,10 @@ class RetryLog {
   /// An attempt succeeded: ends a run of failures (logs the recovery once).
   void Success(Clock::time_point now);
 
+  /// Without the "recovered" line (summaries of repeats are still written):
+  /// for loops whose recovery another log already tells (resyncs).
+  void QuietRecovery() { log_recovery_ = false; }
+
   bool failing() const { return failures_ > 0; }
   /// When the current run of failures began (meaningful while failing()).
   Clock::time_point failing_since() const { return since_; }
@@ -64,6 +68,7 @@ class RetryLog {
   Sink sink_;
   std::map<std::string, PerReason, std::less<>> reasons_;
   uint64_t failures_ = 0;
+  bool log_recovery_ = true;
   Clock::time_point since_{};
   std::string last_reason_;
 };

@@ -37,6 +37,7 @@ Relay::Relay(Config config, const StageFactory& factory)
       tail_log_("tail", &stats_.retries, &stats_.read_failing),
       resync_log_("resync", &stats_.retries) {
   if (pipe2(stop_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  resync_log_.QuietRecovery();  // the cause's own loop says when it recovered
 }
 
 Relay::~Relay() noexcept {
