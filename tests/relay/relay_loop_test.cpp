@@ -256,5 +256,37 @@ TEST(RelayLoop, LatencyOfRowsWithAbsurdCreatedAtIsSkippedAndCounted) {
   EXPECT_EQ(skipped.at("future"), 1u);
 }
 
+// A session that breaks right after each (re)connect, as when a server or a
+// pooler terminates it, or max_connections is reached: reconnects back off
+// instead of running once a round, and the backoff starts over only after
+// the sessions stayed up.
+TEST(Connector, ASessionThatBreaksRightAfterConnectingBacksOff) {
+  Table table;
+  Source source(table);
+  AckStore store(table);
+  RelayStats stats;
+  Connector connector("outbox.outbox", std::chrono::milliseconds(10000), stats);
+  Clock::time_point now{};
+  int connects = 0;
+  for (int round = 0; round < 2000; ++round, now += std::chrono::milliseconds(10)) {  // 20 s
+    if (connector.Ensure(now, source, store) == Connector::Result::kConnected) {
+      ++connects;
+      store.Disconnect();  // broken again at once
+    }
+  }
+  EXPECT_GE(connects, 5);
+  EXPECT_LE(connects, 10) << "100 ms, 200 ms, ... 10 s between attempts, not one a round";
+
+  // Up for longer than kStableAfter: a later break is retried at once.
+  ASSERT_EQ(connector.Ensure(now + std::chrono::seconds(11), source, store), Connector::Result::kConnected);
+  now += std::chrono::seconds(11);
+  ASSERT_EQ(connector.Ensure(now, source, store), Connector::Result::kUp);
+  now += Connector::kStableAfter;
+  ASSERT_EQ(connector.Ensure(now, source, store), Connector::Result::kUp);
+  store.Disconnect();
+  now += std::chrono::milliseconds(10);
+  EXPECT_EQ(connector.Ensure(now, source, store), Connector::Result::kConnected);
+}
+
 }  // namespace
 }  // namespace outbox::relay::fake

@@ -37,6 +37,7 @@ Connector::Result Connector::Ensure(Clock::time_point now, Source& source, AckSt
     standby_ = false;
     connected_at_ = now;
     up_ = true;
+    stable_ = false;  // until the sessions stayed up kStableAfter
     return Result::kConnected;
   } catch (const StandbyError& e) {
     if (!standby_) spdlog::info("relay: {}", e.what());
@@ -45,7 +46,6 @@ Connector::Result Connector::Ensure(Clock::time_point now, Source& source, AckSt
   } catch (const pqxx::broken_connection& e) {
     // Unreachable, restarting or full: what is in flight keeps going; retry with backoff.
     const std::chrono::milliseconds delay = backoff_.Next();
-    stable_ = false;
     log_.Failure(now, spdlog::level::warn, PgFailureReason(e),
                  "postgres: cannot connect (" + OneLine(e.what()) + "); retrying in " + std::to_string(delay.count()) +
                      " ms, backing off up to postgres.reconnect_backoff_max_ms");

@@ -44,7 +44,7 @@ class Connector {
   Clock::time_point retry_at_{};
   Clock::time_point connected_at_{};
   bool up_ = false;     // both sessions were up at the last call
-  bool stable_ = true;  // up for kStableAfter since the last connect (or never failed)
+  bool stable_ = true;  // up for kStableAfter since the last connect
   bool standby_ = false;
 };
 
