@@ -57,6 +57,12 @@ outbox_relay_events_published_total{topic="x\"y\\z\nw"} 3
 # HELP outbox_relay_publish_errors_total Failed deliveries, by librdkafka error name ("bad_row": a row that cannot become a record).
 # TYPE outbox_relay_publish_errors_total counter
 outbox_relay_publish_errors_total{reason="_MSG_TIMED_OUT"} 6
+# HELP outbox_relay_retries_total Failed attempts of the relay's retry loops (connect, read, tail, ack, resync, dead_letter), by loop and reason class.
+# TYPE outbox_relay_retries_total counter
+# HELP outbox_relay_gauge_errors_total Backlog, age or slot measurements that failed (the gauge is then absent), by reason class.
+# TYPE outbox_relay_gauge_errors_total counter
+# HELP outbox_relay_commit_to_ack_skipped_total commit_to_ack samples left out because created_at is in the future or more than 7 days old.
+# TYPE outbox_relay_commit_to_ack_skipped_total counter
 # HELP outbox_relay_events_read_total Outbox rows read from Postgres (re-reads after a resync included).
 # TYPE outbox_relay_events_read_total counter
 outbox_relay_events_read_total 120
@@ -168,7 +174,7 @@ TEST(PrometheusRender, FreshStatsAreWellFormedAndOmitUnknownGauges) {
       EXPECT_TRUE(typed.insert(line.substr(7, line.find(' ', 7) - 7)).second) << line;
     }
   }
-  EXPECT_EQ(typed.size(), 22u) << "one TYPE line per metric family";
+  EXPECT_EQ(typed.size(), 25u) << "one TYPE line per metric family";
   EXPECT_NE(text.find("# TYPE outbox_relay_backlog_rows gauge\n# HELP outbox_relay_oldest_unpublished_age_seconds"),
             std::string::npos)
       << "an unknown backlog has no sample";
@@ -288,6 +294,78 @@ TEST(ReadyzDecision, StartUpIsAGracePeriod) {
   const Readiness r = EvaluateReadiness(s, kLag, kNow, kNow - 70'000);
   EXPECT_FALSE(r.ready);
   EXPECT_NE(r.reason.find("no acknowledgement for 70.0 s"), std::string::npos) << r.reason;
+}
+
+TEST(ReadyzDecision, FailingReadsOrAcknowledgementsFailItOnceOlderThanTheLag) {
+  RelayStats s;
+  Healthy(s);
+  s.read_failing.Fail(kNow - 59'000, "undefined_table");
+  EXPECT_TRUE(EvaluateReadiness(s, kLag, kNow, kNow - 3'600'000).ready) << "not yet for longer than the lag";
+  s.read_failing.Fail(kNow, "undefined_table");  // a later failure keeps the start of the run
+  Readiness r = EvaluateReadiness(s, kLag, kNow + 2'000, kNow - 3'600'000);
+  EXPECT_FALSE(r.ready);
+  EXPECT_EQ(r.reason, "postgres: cannot read the outbox for 61.0 s (undefined_table) (http.ready_max_lag_ms = 60000)");
+  s.read_failing.Clear();
+  EXPECT_TRUE(EvaluateReadiness(s, kLag, kNow, kNow - 3'600'000).ready);
+
+  s.ack_failing.Fail(kNow - 61'000, "permission_denied");
+  r = EvaluateReadiness(s, kLag, kNow, kNow - 3'600'000);
+  EXPECT_FALSE(r.ready);
+  EXPECT_EQ(r.reason,
+            "postgres: cannot acknowledge published events for 61.0 s (permission_denied) (http.ready_max_lag_ms = "
+            "60000)");
+}
+
+TEST(ReadyzDecision, NotConnectedSaysWhyReconnectsFail) {
+  RelayStats s;
+  Healthy(s);
+  s.pg_connected = false;
+  s.connect_failing.Fail(kNow - 12'000, "too_many_connections");
+  EXPECT_EQ(EvaluateReadiness(s, kLag, kNow, kNow).reason,
+            "postgres: not connected (too_many_connections, failing for 12.0 s)");
+}
+
+TEST(ReadyzDecision, APipelineRoundThatDoesNotEndFailsIt) {
+  RelayStats s;
+  Healthy(s);
+  s.round_unix_ms = kNow - 1'000;
+  EXPECT_TRUE(EvaluateReadiness(s, kLag, kNow, kNow - 3'600'000).ready);
+  s.round_unix_ms = kNow - 61'000;  // e.g. a poll waiting on a table lock without statement_timeout
+  const Readiness r = EvaluateReadiness(s, kLag, kNow, kNow - 3'600'000);
+  EXPECT_FALSE(r.ready);
+  EXPECT_EQ(r.reason.rfind("stuck: the pipeline has not finished a round for 61.0 s", 0), 0u) << r.reason;
+}
+
+TEST(ReadyzDecision, AnUnmeasurableBacklogFailsItOnlyWithoutAcknowledgements) {
+  RelayStats s;
+  Healthy(s);
+  s.backlog_rows = -1;
+  s.oldest_age_ms = -1;
+  s.gauge_failing.Fail(kNow - 61'000, "undefined_table");
+  s.last_ack_unix_ms = kNow - 1'000;  // acknowledgements come: the pipeline moves
+  EXPECT_TRUE(EvaluateReadiness(s, kLag, kNow, kNow - 3'600'000).ready);
+  s.last_ack_unix_ms = kNow - 61'000;
+  const Readiness r = EvaluateReadiness(s, kLag, kNow, kNow - 3'600'000);
+  EXPECT_FALSE(r.ready);
+  EXPECT_EQ(r.reason.rfind("unknown: the backlog cannot be measured for 61.0 s (undefined_table)", 0), 0u) << r.reason;
+}
+
+// ---- gauges that cannot be measured, retries ----
+
+TEST(PrometheusText, UnknownGaugesAreAbsentAndRetriesCarryLoopAndReason) {
+  RelayStats s;
+  s.backlog_rows = -1;
+  s.oldest_age_ms = -1;
+  s.retries.Add("ack\tpermission_denied", 3);
+  s.gauge_errors.Add("undefined_table");
+  s.latency_skipped.Add("too_old");
+  const std::string text = RenderPrometheus(s);
+  EXPECT_EQ(text.find("\noutbox_relay_backlog_rows "), std::string::npos) << text;
+  EXPECT_EQ(text.find("\noutbox_relay_oldest_unpublished_age_seconds "), std::string::npos) << text;
+  EXPECT_NE(text.find("outbox_relay_retries_total{loop=\"ack\",reason=\"permission_denied\"} 3\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("outbox_relay_gauge_errors_total{reason=\"undefined_table\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("outbox_relay_commit_to_ack_skipped_total{reason=\"too_old\"} 1\n"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "fake_stages.hpp"
+#include "util/clock.hpp"
 
 namespace outbox::relay::fake {
 namespace {
@@ -220,6 +221,71 @@ TEST(RelayLoop, AnAckFailureKeepsTheEventsAndRetries) {
   h.acks->fail_acks = false;
   ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
   EXPECT_EQ(h.Written("A").size(), 1u) << "confirmed once, acknowledged once the store works again";
+}
+
+TEST(RelayLoop, AFailingAcknowledgementBacksOffAndIsCounted) {
+  Harness h;
+  h.acks->fail_acks = true;
+  h.table.Insert("A", "a1");
+  h.Steps(1000);  // 10 s of the harness' clock; without backoff, one attempt a round
+  uint64_t attempts = 0;
+  for (const auto& [key, n] : h.relay->stats().retries.Snapshot()) {
+    if (key.rfind("ack\t", 0) == 0) attempts += n;
+  }
+  EXPECT_GE(attempts, 4u);
+  EXPECT_LE(attempts, 10u) << "100 ms, 200 ms, 400 ms, ... up to postgres.reconnect_backoff_max_ms";
+  EXPECT_GT(h.relay->stats().ack_failing.Get().since_unix_ms, 0);
+  h.acks->fail_acks = false;
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
+  EXPECT_EQ(h.relay->stats().ack_failing.Get().since_unix_ms, 0) << "cleared once acknowledging works";
+}
+
+TEST(RelayLoop, LatencyOfRowsWithAbsurdCreatedAtIsSkippedAndCounted) {
+  Harness h;
+  const double now_s = static_cast<double>(UnixMillis()) / 1000.0;
+  h.table.rows[h.table.Insert("A", "normal")].created_epoch = now_s - 0.5;
+  h.table.rows[h.table.Insert("B", "1900")].created_epoch = -2208988800.0;
+  h.table.rows[h.table.Insert("C", "future")].created_epoch = now_s + 3600;
+  h.table.rows[h.table.Insert("D", "skew")].created_epoch = now_s + 0.5;
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
+  const RelayStats& s = h.relay->stats();
+  EXPECT_EQ(s.commit_to_ack_seconds.Count(), 2u) << "the normal row and the one within the clock skew";
+  EXPECT_LT(s.commit_to_ack_seconds.Sum(), 60.0);
+  const auto skipped = s.latency_skipped.Snapshot();
+  EXPECT_EQ(skipped.at("too_old"), 1u);
+  EXPECT_EQ(skipped.at("future"), 1u);
+}
+
+// A session that breaks right after each (re)connect, as when a server or a
+// pooler terminates it, or max_connections is reached: reconnects back off
+// instead of running once a round, and the backoff starts over only after
+// the sessions stayed up.
+TEST(Connector, ASessionThatBreaksRightAfterConnectingBacksOff) {
+  Table table;
+  Source source(table);
+  AckStore store(table);
+  RelayStats stats;
+  Connector connector("outbox.outbox", std::chrono::milliseconds(10000), stats);
+  Clock::time_point now{};
+  int connects = 0;
+  for (int round = 0; round < 2000; ++round, now += std::chrono::milliseconds(10)) {  // 20 s
+    if (connector.Ensure(now, source, store) == Connector::Result::kConnected) {
+      ++connects;
+      store.Disconnect();  // broken again at once
+    }
+  }
+  EXPECT_GE(connects, 5);
+  EXPECT_LE(connects, 10) << "100 ms, 200 ms, ... 10 s between attempts, not one a round";
+
+  // Up for longer than kStableAfter: a later break is retried at once.
+  ASSERT_EQ(connector.Ensure(now + std::chrono::seconds(11), source, store), Connector::Result::kConnected);
+  now += std::chrono::seconds(11);
+  ASSERT_EQ(connector.Ensure(now, source, store), Connector::Result::kUp);
+  now += Connector::kStableAfter;
+  ASSERT_EQ(connector.Ensure(now, source, store), Connector::Result::kUp);
+  store.Disconnect();
+  now += std::chrono::milliseconds(10);
+  EXPECT_EQ(connector.Ensure(now, source, store), Connector::Result::kConnected);
 }
 
 }  // namespace

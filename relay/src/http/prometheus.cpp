@@ -52,6 +52,21 @@ std::string RenderPrometheus(const RelayStats& s) {
   w.LabeledCounters("outbox_relay_publish_errors_total",
                     "Failed deliveries, by librdkafka error name (\"bad_row\": a row that cannot become a record).",
                     "reason", s.errors_by_reason.Snapshot());
+  w.Family("outbox_relay_retries_total",
+           "Failed attempts of the relay's retry loops (connect, read, tail, ack, resync, dead_letter), by loop and "
+           "reason class.",
+           "counter");
+  for (const auto& [key, n] : s.retries.Snapshot()) {
+    const size_t tab = key.find('\t');
+    w.Sample("outbox_relay_retries_total", {{"loop", key.substr(0, tab)}, {"reason", key.substr(tab + 1)}},
+             static_cast<double>(n));
+  }
+  w.LabeledCounters("outbox_relay_gauge_errors_total",
+                    "Backlog, age or slot measurements that failed (the gauge is then absent), by reason class.",
+                    "reason", s.gauge_errors.Snapshot());
+  w.LabeledCounters("outbox_relay_commit_to_ack_skipped_total",
+                    "commit_to_ack samples left out because created_at is in the future or more than 7 days old.",
+                    "reason", s.latency_skipped.Snapshot());
   w.Counter("outbox_relay_events_read_total", "Outbox rows read from Postgres (re-reads after a resync included).",
             static_cast<double>(s.read.load()));
   w.Counter("outbox_relay_events_acked_total", "Events acknowledged in Postgres (rows deleted or marked).",

@@ -6,6 +6,7 @@
 #include <pqxx/except>
 
 #include "config/config.hpp"
+#include "pg/pg_failure.hpp"
 #include "pg/slot_setup.hpp"
 #include "util/text.hpp"
 
@@ -60,11 +61,14 @@ void TailSource::StartStreaming(Clock::time_point now) {
     phase_.Streaming();
     next_status_ = now + config_.source.status_interval;
     start_backoff_ = std::chrono::milliseconds(100);
+    start_log_.Success(now);
   } catch (const SlotMissingError& e) {
     spdlog::warn("tail: {}; creating it again", OneLine(e.what()));
     prepared_ = false;
   } catch (const pqxx::broken_connection& e) {
-    spdlog::warn("tail: {}; retrying in {} ms", OneLine(e.what()), start_backoff_.count());
+    start_log_.Failure(
+        now, spdlog::level::warn, PgFailureReason(e),
+        "tail: " + OneLine(e.what()) + "; retrying in " + std::to_string(start_backoff_.count()) + " ms");
     next_start_ = now + start_backoff_;
     start_backoff_ = std::min(start_backoff_ * 2, config_.postgres.reconnect_backoff_max);
   }
@@ -192,8 +196,9 @@ SourceSignals TailSource::TakeSignals(bool socket_ready) {
 }
 
 std::string TailSource::ProgressNote() const {
-  if (phase_.polling()) return "catch-up " + poll_.ProgressNote();
-  return "confirmed=" + FormatLsn(lsn_.confirmed());
+  // Gap points are poll mode's business: the catch-up reads the whole table once.
+  if (phase_.polling()) return "phase=catch-up";
+  return "phase=streaming confirmed=" + FormatLsn(lsn_.confirmed());
 }
 
 }  // namespace outbox::relay

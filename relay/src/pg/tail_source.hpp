@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "log/retry_log.hpp"
 #include "pg/poll_source.hpp"
 #include "pg/replication_stream.hpp"
 #include "pipeline/lsn_tracker.hpp"
@@ -66,6 +67,7 @@ class TailSource : public Source {
   Clock::time_point next_status_{};
   Clock::time_point next_start_{};
   std::chrono::milliseconds start_backoff_{100};
+  RetryLog start_log_{"tail", nullptr};  // stream (re)starts that fail: logged once, then summarised
 };
 
 }  // namespace outbox::relay

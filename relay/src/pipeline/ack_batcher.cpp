@@ -5,11 +5,19 @@
 
 #include <pqxx/except>
 
+#include "pg/pg_failure.hpp"
 #include "pipeline/stats.hpp"
 #include "util/clock.hpp"
 #include "util/text.hpp"
 
 namespace outbox::relay {
+
+AckBatcher::AckBatcher(size_t batch_size, std::chrono::milliseconds interval, std::chrono::milliseconds backoff_max,
+                       RelayStats& stats)
+    : batch_size_(batch_size),
+      interval_(interval),
+      backoff_(std::chrono::milliseconds(100), backoff_max),
+      log_("ack", &stats.retries, &stats.ack_failing) {}
 
 void AckBatcher::Add(DeliveryToken token, Clock::time_point now) {
   if (pending_.empty()) first_ = now;
@@ -19,7 +27,7 @@ void AckBatcher::Add(DeliveryToken token, Clock::time_point now) {
 AckBatcher::Result AckBatcher::Flush(Clock::time_point now, bool force, InFlightWindow& window, AckStore& store,
                                      Source& source, RelayStats& stats) {
   if (pending_.empty()) return Result::kDone;
-  if (!store.connected()) return Result::kStoreDown;
+  if (!store.connected() || now < retry_at_) return Result::kStoreDown;
   if (!force && pending_.size() < batch_size_ && now < due()) return Result::kDone;
   std::vector<RowRef> rows;  // WAL-message events (tail mode) have no row
   rows.reserve(pending_.size());
@@ -31,14 +39,24 @@ AckBatcher::Result AckBatcher::Flush(Clock::time_point now, bool force, InFlight
   try {
     if (!rows.empty()) changed = store.Ack(rows);
   } catch (const pqxx::broken_connection& e) {
-    spdlog::warn("postgres: ack connection lost ({}); {} confirmed events wait to be acknowledged", OneLine(e.what()),
-                 pending_.size());
+    // The Connector reconnects (with its own backoff).
+    log_.Failure(now, spdlog::level::warn, PgFailureReason(e),
+                 "postgres: ack connection lost (" + OneLine(e.what()) + "); " + std::to_string(pending_.size()) +
+                     " confirmed events wait to be acknowledged");
     store.Disconnect();
     return Result::kStoreDown;
   } catch (const std::exception& e) {
-    spdlog::error("postgres: acknowledging {} events failed: {}; retrying", pending_.size(), OneLine(e.what()));
+    const std::chrono::milliseconds delay = backoff_.Next();
+    retry_at_ = now + delay;
+    log_.Failure(now, spdlog::level::err, PgFailureReason(e),
+                 "postgres: acknowledging " + std::to_string(pending_.size()) + " events failed: " + OneLine(e.what()) +
+                     "; retrying with backoff (next in " + std::to_string(delay.count()) +
+                     " ms, at most postgres.reconnect_backoff_max_ms)");
     return Result::kStoreDown;
   }
+  retry_at_ = {};
+  backoff_.Reset();
+  log_.Success(now);
   std::unordered_set<int64_t> done;
   done.reserve(changed.size());
   for (const RowRef& r : changed) done.insert(r.seq);

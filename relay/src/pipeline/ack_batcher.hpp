@@ -1,10 +1,13 @@
 #pragma once
 
+#include <algorithm>
 #include <vector>
 
+#include "log/retry_log.hpp"
 #include "pipeline/delivery_token.hpp"
 #include "pipeline/in_flight_window.hpp"
 #include "pipeline/stages.hpp"
+#include "util/backoff.hpp"
 
 namespace outbox::relay {
 
@@ -21,15 +24,20 @@ struct RelayStats;
 /// stays pending and is acknowledged again every second until it is, and
 /// its transaction's LSN is not confirmed meanwhile. A polled row it did not
 /// find was removed by someone else: counted, logged, released.
+///
+/// A failed acknowledgement (no privilege, a missing table, a statement
+/// timeout) is retried with capped exponential backoff, even when forced,
+/// and logged through a RetryLog ("ack" in outbox_relay_retries_total).
 class AckBatcher {
  public:
-  AckBatcher(size_t batch_size, std::chrono::milliseconds interval) : batch_size_(batch_size), interval_(interval) {}
+  AckBatcher(size_t batch_size, std::chrono::milliseconds interval, std::chrono::milliseconds backoff_max,
+             RelayStats& stats);
 
   void Add(DeliveryToken token, Clock::time_point now);
   bool empty() const { return pending_.empty(); }
   size_t size() const { return pending_.size(); }
-  /// When the next flush is due.
-  Clock::time_point due() const { return first_ + interval_; }
+  /// When the next flush is due (not before the backoff after a failure).
+  Clock::time_point due() const { return std::max(first_ + interval_, retry_at_); }
 
   enum class Result {
     kDone,       ///< nothing pending (or not due yet)
@@ -50,6 +58,9 @@ class AckBatcher {
   std::vector<DeliveryToken> pending_;
   Clock::time_point first_{};
   Clock::time_point last_invisible_log_{};
+  Clock::time_point retry_at_{};  // after a failure: no attempt before
+  Backoff backoff_;
+  RetryLog log_;
 };
 
 }  // namespace outbox::relay

@@ -3,13 +3,21 @@
 #include <chrono>
 #include <string>
 
+#include "log/retry_log.hpp"
 #include "pipeline/stages.hpp"
+#include "util/backoff.hpp"
 
 namespace outbox::relay {
+
+struct RelayStats;
 
 /// Keeps the two Postgres sessions (the source's, which holds the table's
 /// relay lock, and the ack store's) connected: reconnects with capped
 /// exponential backoff, and stands by while another relay holds the lock.
+/// The backoff resets (and the log says "recovered") only once both sessions
+/// stayed up for kStableAfter, so
+/// a session that breaks right after connecting (max_connections reached, a
+/// server terminating it) cannot make the loop spin.
 class Connector {
  public:
   enum class Result {
@@ -17,8 +25,9 @@ class Connector {
     kConnected,  ///< both connected now (they were not)
     kDown,       ///< not connected; retried later
   };
+  static constexpr std::chrono::seconds kStableAfter{10};
 
-  Connector(std::string table, std::chrono::milliseconds backoff_max) : table_(std::move(table)), max_(backoff_max) {}
+  Connector(std::string table, std::chrono::milliseconds backoff_max, RelayStats& stats);
 
   /// Connects what is not connected, unless the backoff says wait. Throws
   /// what retrying cannot fix (missing table, wrong mapping, no privilege).
@@ -30,9 +39,12 @@ class Connector {
 
  private:
   std::string table_;
-  std::chrono::milliseconds max_;
-  std::chrono::milliseconds backoff_{100};
+  Backoff backoff_;
+  RetryLog log_;
   Clock::time_point retry_at_{};
+  Clock::time_point connected_at_{};
+  bool up_ = false;     // both sessions were up at the last call
+  bool stable_ = true;  // up for kStableAfter since the last connect
   bool standby_ = false;
 };
 

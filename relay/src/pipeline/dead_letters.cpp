@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/config.hpp"
+#include "pg/pg_failure.hpp"
 #include "pipeline/stats.hpp"
 #include "util/text.hpp"
 
@@ -21,7 +22,10 @@ milliseconds RetryDelay(uint32_t attempt) {
 }  // namespace
 
 DeadLetters::DeadLetters(const Config& config, RelayStats& stats)
-    : config_(config), stats_(stats), holds_(config.dead_letter.max_attempts, config.dead_letter.hold_key) {}
+    : config_(config),
+      stats_(stats),
+      holds_(config.dead_letter.max_attempts, config.dead_letter.hold_key),
+      log_("dead_letter", &stats.retries) {}
 
 bool DeadLetters::Admit(const OutboxRow& row) {
   return holds_.Admit(KeyHolds::Key(row.aggregate_type, row.aggregate_id), row.id);
@@ -43,7 +47,7 @@ void DeadLetters::Rejected(const OutboxRow& row, const std::string& reason, Cloc
     for (const Move& m : moves_) {
       if (m.event_id == row.id) return;  // already waiting to be moved
     }
-    moves_.push_back(Move{RowRef{row.seq, row.table_oid}, row.id, key, reason, r.attempts, now, false});
+    moves_.push_back(Move{RowRef{row.seq, row.table_oid}, row.id, key, reason, r.attempts, now});
     return;
   }
   const Clock::time_point at = now + RetryDelay(r.attempts);
@@ -69,11 +73,13 @@ bool DeadLetters::Sync(AckStore& store, Clock::time_point now) {
       store.RecordAttempts(attempts_);
     } catch (const std::exception& e) {
       if (!store.connected()) return false;
-      spdlog::warn("postgres: cannot record attempts in the outbox ({}); they are kept in memory", OneLine(e.what()));
+      log_.Failure(
+          now, spdlog::level::warn, PgFailureReason(e),
+          "postgres: cannot record attempts in the outbox (" + OneLine(e.what()) + "); they are kept in memory");
     }
     attempts_.clear();
   }
-  return MovePending(store, now) && Reload(store);
+  return MovePending(store, now) && Reload(store, now);
 }
 
 bool DeadLetters::MovePending(AckStore& store, Clock::time_point now) {
@@ -100,13 +106,9 @@ bool DeadLetters::MovePending(AckStore& store, Clock::time_point now) {
       // waits. Postgres down: the whole resync waits for the reconnect.
       if (!store.connected()) return false;
       stats_.dead_letter_failures++;
-      if (!it->logged_failure) {
-        spdlog::error(
-            "dead-letter: cannot move event seq={} ({}); it stays in the outbox, its key held; retrying "
-            "every 30 s",
-            it->row.seq, OneLine(e.what()));
-        it->logged_failure = true;
-      }
+      log_.Failure(now, spdlog::level::err, PgFailureReason(e),
+                   "dead-letter: cannot move event seq=" + std::to_string(it->row.seq) + " (" + OneLine(e.what()) +
+                       "); it stays in the outbox, its key held; retrying every 30 s");
       it->not_before = now + std::chrono::seconds(30);
       ++it;
     }
@@ -114,13 +116,15 @@ bool DeadLetters::MovePending(AckStore& store, Clock::time_point now) {
   return true;
 }
 
-bool DeadLetters::Reload(AckStore& store) {
+bool DeadLetters::Reload(AckStore& store, Clock::time_point now) {
   if (!config_.dead_letter.hold_key) return true;
   try {
     holds_.SetDeadLettered(store.DeadLetteredKeys());
+    log_.Success(now);
     return true;
   } catch (const std::exception& e) {
-    spdlog::warn("postgres: cannot read the dead-letter table ({}); retrying", OneLine(e.what()));
+    log_.Failure(now, spdlog::level::warn, PgFailureReason(e),
+                 "postgres: cannot read the dead-letter table (" + OneLine(e.what()) + "); retrying");
     return false;
   }
 }

@@ -5,6 +5,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "log/retry_log.hpp"
 #include "pg/outbox_row.hpp"
 #include "pipeline/key_holds.hpp"
 #include "pipeline/stages.hpp"
@@ -51,14 +52,13 @@ class DeadLetters {
 
  private:
   bool MovePending(AckStore& store, Clock::time_point now);
-  bool Reload(AckStore& store);
+  bool Reload(AckStore& store, Clock::time_point now);
 
   struct Move {
     RowRef row;
     std::string event_id, key, reason;
     uint32_t attempts;
     Clock::time_point not_before;
-    bool logged_failure;
   };
   const Config& config_;
   RelayStats& stats_;
@@ -67,6 +67,7 @@ class DeadLetters {
   std::vector<std::pair<RowRef, uint32_t>> attempts_;  // (row, attempts) to record in the rows
   std::optional<Clock::time_point> retry_;             // earliest retry of a rejected event
   std::unordered_set<std::string> suspects_;           // event ids
+  RetryLog log_;                                       // failed moves and reads: once, then summarised
 };
 
 }  // namespace outbox::relay

@@ -1,6 +1,7 @@
 #include "pipeline/dispatcher.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <spdlog/spdlog.h>
 
@@ -136,6 +137,23 @@ Dispatcher::Outcome Dispatcher::Collect(int timeout_ms, Clock::time_point now) {
   return out;
 }
 
+void Dispatcher::ObserveLatency(double created_epoch) {
+  if (created_epoch == 0) return;  // no created_at column, or NULL
+  // A created_at written by hand can be anything ('infinity', 1900, next
+  // year): such a sample is skipped and counted, never recorded, so the
+  // histogram's sum stays meaningful. Up to kLatencySkew in the future is
+  // clock skew between hosts, recorded as 0.
+  const double latency = static_cast<double>(UnixMillis()) / 1000.0 - created_epoch;
+  if (std::isnan(latency)) return;
+  if (latency < -kLatencySkew.count()) {
+    stats_.latency_skipped.Add("future");
+  } else if (latency > static_cast<double>(kLatencyMax.count())) {
+    stats_.latency_skipped.Add("too_old");
+  } else {
+    stats_.commit_to_ack_seconds.Observe(std::max(0.0, latency));
+  }
+}
+
 void Dispatcher::Handle(const DeliveryReport& r, Clock::time_point now, Outcome& out) {
   InFlightWindow::Entry* e = window_.Find(r.token);
   if (e == nullptr || e->state != InFlightWindow::State::kSent) return;
@@ -152,10 +170,7 @@ void Dispatcher::Handle(const DeliveryReport& r, Clock::time_point now, Outcome&
     window_.MarkDelivered(*e);
     acks_.Add(r.token, now);
     stats_.published_by_topic.Add(r.topic);
-    if (e->row.created_epoch > 0) {
-      stats_.commit_to_ack_seconds.Observe(
-          std::max(0.0, static_cast<double>(UnixMillis()) / 1000.0 - e->row.created_epoch));
-    }
+    ObserveLatency(e->row.created_epoch);
     if (dead_letters_.Delivered(e->row)) out.released_key = true;
     return;
   }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,7 +58,14 @@ class Dispatcher {
   int64_t held_this_pass() const { return held_; }
   void NewPass() { held_ = 0; }
 
+ public:
+  /// commit_to_ack samples further in the future than this are skipped ("future").
+  static constexpr std::chrono::seconds kLatencySkew{1};
+  /// Older samples are skipped ("too_old"): a created_at from 1900, or a week's outage.
+  static constexpr std::chrono::hours kLatencyMax{7 * 24};
+
  private:
+  void ObserveLatency(double created_epoch);
   void Handle(const DeliveryReport& r, Clock::time_point now, Outcome& out);
   bool Refuse(InFlightWindow::Entry& e, const std::string& reason, const std::string& name, Clock::time_point now);
   bool LeaveInTable(InFlightWindow::Entry& e);

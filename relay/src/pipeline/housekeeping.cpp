@@ -1,8 +1,12 @@
 #include "pipeline/housekeeping.hpp"
 
+#include <cstdio>
+#include <string>
+
 #include <spdlog/spdlog.h>
 
 #include "config/config.hpp"
+#include "pg/pg_failure.hpp"
 #include "pipeline/stats.hpp"
 #include "util/text.hpp"
 
@@ -10,7 +14,12 @@ namespace outbox::relay {
 
 Housekeeping::Housekeeping(const Config& config, RelayStats& stats, Source& source, Publisher& publisher,
                            AckStore& acks)
-    : config_(config), stats_(stats), source_(source), publisher_(&publisher), acks_(acks) {
+    : config_(config),
+      stats_(stats),
+      source_(source),
+      publisher_(&publisher),
+      acks_(acks),
+      gauge_log_("gauges", nullptr, &stats.gauge_failing) {
   started_ = last_progress_at_ = Clock::now();
   next_progress_at_ = started_ + config_.log.progress_interval;
 }
@@ -45,17 +54,28 @@ void Housekeeping::UpdateGauges(Clock::time_point now, const PipelineView& view)
   next_broker_check_ = now + std::chrono::seconds(2);
   stats_.kafka_connected = !publisher_->BrokersDown();
   stats_.slot_confirmed_lsn = static_cast<int64_t>(source_.confirmed_lsn());
-  if (!acks_.connected()) return;
+  if (!acks_.connected()) {
+    // Cannot be measured now: unknown (no sample), never a stale or zero value.
+    stats_.backlog_rows = -1;
+    stats_.oldest_age_ms = -1;
+    stats_.slot_retained_bytes = -1;
+    return;
+  }
   try {
     if (config_.source.mode == SourceMode::kTail) stats_.slot_retained_bytes = acks_.SlotRetainedWal().value_or(-1);
   } catch (const std::exception& e) {
-    spdlog::debug("postgres: slot query failed: {}", OneLine(e.what()));
+    stats_.slot_retained_bytes = -1;
+    stats_.gauge_errors.Add(PgFailureReason(e));
+    gauge_log_.Failure(now, spdlog::level::warn, "slot_" + PgFailureReason(e),
+                       "postgres: cannot measure the slot's retained WAL (" + OneLine(e.what()) +
+                           "); outbox_relay_slot_retained_wal_bytes is absent until it can");
   }
   try {
     // The full count scans the backlog (~0.1 s at a million rows): every
     // 10 s, and at once when rows appeared in an outbox last seen empty.
     const bool count = now >= next_backlog_count_ || stats_.backlog_rows.load() <= 0;
     const std::optional<BacklogReading> backlog = acks_.ReadBacklog(count);
+    gauge_log_.Success(now);
     if (!backlog) {
       stats_.backlog_rows = 0;
       stats_.oldest_age_ms = 0;
@@ -67,7 +87,13 @@ void Housekeeping::UpdateGauges(Clock::time_point now, const PipelineView& view)
       stats_.backlog_rows = backlog->rows;
     }
   } catch (const std::exception& e) {
-    spdlog::debug("postgres: backlog query failed: {}", OneLine(e.what()));
+    // Unknown: absent from /metrics, counted in gauge_errors_total.
+    stats_.backlog_rows = -1;
+    stats_.oldest_age_ms = -1;
+    stats_.gauge_errors.Add(PgFailureReason(e));
+    gauge_log_.Failure(now, spdlog::level::warn, PgFailureReason(e),
+                       "postgres: cannot measure the backlog (" + OneLine(e.what()) +
+                           "); the backlog and age gauges are absent until it can");
   }
 }
 
@@ -77,14 +103,18 @@ void Housekeeping::LogProgress(Clock::time_point now, const PipelineView& view) 
   const uint64_t published = stats_.published;
   const double secs = std::chrono::duration<double>(now - last_progress_at_).count();
   const std::string note = source_.ProgressNote();
+  const int64_t backlog = stats_.backlog_rows.load();
+  const int64_t oldest_ms = stats_.oldest_age_ms.load();
+  char oldest[32] = "unknown";  // not measured yet, or the query fails
+  if (oldest_ms >= 0) std::snprintf(oldest, sizeof oldest, "%.1fs", static_cast<double>(oldest_ms) / 1000.0);
   spdlog::info(
-      "progress: published={} (+{}, {:.0f}/s) acked={} in_flight={} backlog={} oldest={:.1f}s{}{} failed={} "
+      "progress: published={} (+{}, {:.0f}/s) acked={} in_flight={} backlog={} oldest={}{}{} failed={} "
       "resyncs={} dead_lettered={} held={}",
       published, published - last_progress_published_,
       secs > 0 ? static_cast<double>(published - last_progress_published_) / secs : 0.0, stats_.acked.load(),
-      view.in_flight, stats_.backlog_rows.load(), static_cast<double>(stats_.oldest_age_ms.load()) / 1000.0,
-      note.empty() ? "" : " ", note, stats_.failed_retriable + stats_.failed_permanent, stats_.resyncs.load(),
-      stats_.dead_lettered.load(), stats_.held.load());
+      view.in_flight, backlog >= 0 ? std::to_string(backlog) : "unknown", oldest, note.empty() ? "" : " ", note,
+      stats_.failed_retriable + stats_.failed_permanent, stats_.resyncs.load(), stats_.dead_lettered.load(),
+      stats_.held.load());
   last_progress_published_ = published;
   last_progress_at_ = now;
 }

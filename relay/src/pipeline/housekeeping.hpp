@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "log/retry_log.hpp"
 #include "pipeline/stages.hpp"
 
 namespace outbox::relay {
@@ -50,6 +51,7 @@ class Housekeeping {
   Clock::time_point next_retention_at_{};
   Clock::time_point last_progress_at_{};
   uint64_t last_progress_published_ = 0;
+  RetryLog gauge_log_;  // failing measurements: logged once, then summarised
 };
 
 }  // namespace outbox::relay

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <pqxx/except>
 
+#include "pg/pg_failure.hpp"
 #include "util/clock.hpp"
 #include "util/text.hpp"
 
@@ -26,11 +27,17 @@ Relay::Relay(Config config, const StageFactory& factory)
       acks_(*stages_.ack_store),
       housekeeping_(config_, stats_, source_, publisher_, acks_),
       window_(config_.source.max_in_flight),
-      acks_pending_(config_.source.ack_batch_size, config_.source.ack_interval),
+      acks_pending_(config_.source.ack_batch_size, config_.source.ack_interval, config_.postgres.reconnect_backoff_max,
+                    stats_),
       dead_letters_(config_, stats_),
       dispatcher_(config_, stats_, window_, publisher_, source_, acks_, dead_letters_, acks_pending_),
-      connector_(config_.outbox.schema + "." + config_.outbox.table, config_.postgres.reconnect_backoff_max) {
+      connector_(config_.outbox.schema + "." + config_.outbox.table, config_.postgres.reconnect_backoff_max, stats_),
+      resync_backoff_max_(std::max(config_.postgres.reconnect_backoff_max, milliseconds(100))),
+      read_log_("read", &stats_.retries, &stats_.read_failing),
+      tail_log_("tail", &stats_.retries, &stats_.read_failing),
+      resync_log_("resync", &stats_.retries) {
   if (pipe2(stop_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  resync_log_.QuietRecovery();  // the cause's own loop says when it recovered
 }
 
 Relay::~Relay() noexcept {
@@ -89,11 +96,12 @@ void Relay::Step(Clock::time_point now) {
   try {
     source_.Tick(now);
   } catch (const pqxx::broken_connection& e) {
-    spdlog::warn("source: {}", OneLine(e.what()));
+    tail_log_.Failure(now, spdlog::level::warn, PgFailureReason(e), "source: " + OneLine(e.what()));
     // A lost lock session disconnected the source: the reconnect resyncs.
     if (source_.connected()) EnterResync("replication stream lost");
   }
   housekeeping_.Run(now, View());
+  stats_.round_unix_ms = UnixMillis();
 }
 
 void Relay::Apply(const Dispatcher::Outcome& o) {
@@ -147,17 +155,24 @@ void Relay::ReadSource(Clock::time_point now) {
     } catch (const ConfigError&) {
       throw;  // e.g. a dropped slot that cannot be created again
     } catch (const pqxx::broken_connection& e) {
-      spdlog::warn("postgres: {}", OneLine(e.what()));
       // The source either lost its connection (reconnecting resyncs) or its
       // stream (read again from the slot's confirmed position).
-      if (source_.connected()) EnterResync("source connection lost");
+      const bool stream_lost = source_.connected();
+      (stream_lost ? tail_log_ : read_log_)
+          .Failure(now, spdlog::level::warn, PgFailureReason(e), "postgres: " + OneLine(e.what()));
+      if (stream_lost) EnterResync("source connection lost");
       return;
     } catch (const std::exception& e) {
-      // What failed to read or decode is not skipped: it is read again.
-      spdlog::error("source: read failed: {}", OneLine(e.what()));
+      // What failed to read or decode is not skipped: it is read again, after
+      // the resync's backoff.
+      read_log_.Failure(now, spdlog::level::err, PgFailureReason(e), "source: read failed: " + OneLine(e.what()));
       EnterResync("read failed");
       return;
     }
+    read_log_.Success(now);
+    tail_log_.Success(now);
+    // Caught up (nothing more to read): the resyncs' backoff starts over.
+    if (rows.empty() && window_.size() == 0) ResetResyncBackoff(now);
     stats_.read += rows.size();
     stats_.polls++;
     if (!rows.empty()) stats_.batch_rows.Observe(static_cast<double>(rows.size()));
@@ -176,9 +191,24 @@ void Relay::EnterResync(const char* why) {
   resync_ = true;
   window_.DropQueued();  // still in the table, unacknowledged: read again after the resync
   resync_at_ = now_ + resync_backoff_;
-  spdlog::info("relay: {}; draining {} in-flight events, then reading the outbox again in {} ms", why, window_.sent(),
-               resync_backoff_.count());
-  resync_backoff_ = std::clamp(resync_backoff_ * 2, milliseconds(100), milliseconds(30000));
+  const std::string line = std::string("relay: ") + why + "; draining " + std::to_string(window_.sent()) +
+                           " in-flight events, then reading the outbox again in " +
+                           std::to_string(resync_backoff_.count()) + " ms";
+  if (resync_backoff_.count() == 0) {
+    spdlog::info("{}", line);  // on purpose (a held key, the dead-letter table): paced by their own delays
+  } else {
+    // A resync that repeats (reads failing, the stream lost again) is logged
+    // once, then summarised: the reason label is `why` in snake case.
+    std::string reason = why;
+    for (char& c : reason) c = (c == ' ' || c == '-') ? '_' : c;
+    resync_log_.Failure(now_, spdlog::level::info, reason, line);
+  }
+  resync_backoff_ = std::clamp(resync_backoff_ * 2, milliseconds(100), resync_backoff_max_);
+}
+
+void Relay::ResetResyncBackoff(Clock::time_point now) {
+  resync_backoff_ = milliseconds(100);
+  resync_log_.Success(now);
 }
 
 void Relay::MaybeFinishResync(Clock::time_point now) {
@@ -201,8 +231,10 @@ void Relay::MaybeFinishResync(Clock::time_point now) {
 }
 
 bool Relay::FlushAcks(bool force) {
+  const uint64_t acked = stats_.acked;
   const bool done = acks_pending_.Flush(now_, force, window_, acks_, source_, stats_) == AckBatcher::Result::kDone;
-  if (done && acks_pending_.empty() && !resync_) resync_backoff_ = milliseconds(100);
+  // Progress: events acknowledged. Only then does the resyncs' backoff start over.
+  if (stats_.acked > acked && !resync_) ResetResyncBackoff(now_);
   return done && acks_pending_.empty();
 }
 
@@ -216,7 +248,11 @@ void Relay::Wait(Clock::time_point now) {
   if (can_read && wake_) deadline = now;
   if (window_.queued() > 0) deadline = std::min(deadline, now + milliseconds(5));
   if (!acks_pending_.empty() && acks_.connected()) deadline = std::min(deadline, acks_pending_.due());
-  if (resync_) deadline = std::min(deadline, std::max(resync_at_, now + milliseconds(5)));
+  if (resync_) {
+    // Finishing the resync needs its acknowledgements flushed: not before their backoff.
+    const auto acks_due = acks_pending_.empty() ? now : acks_pending_.due();
+    deadline = std::min(deadline, std::max({resync_at_, now + milliseconds(5), acks_due}));
+  }
   if (!source_.connected() || !acks_.connected()) deadline = std::min(deadline, connector_.retry_at());
   const auto timeout = std::max<int64_t>(0, std::chrono::duration_cast<milliseconds>(deadline - now).count());
 

@@ -10,6 +10,7 @@
 
 #include "config/config.hpp"
 #include "kafka/record.hpp"
+#include "log/retry_log.hpp"
 #include "pipeline/ack_batcher.hpp"
 #include "pipeline/connector.hpp"
 #include "pipeline/dead_letters.hpp"
@@ -84,6 +85,7 @@ class Relay {
   void ReadSource(Clock::time_point now);
   bool FlushAcks(bool force);
   void EnterResync(const char* why);
+  void ResetResyncBackoff(Clock::time_point now);
   void MaybeFinishResync(Clock::time_point now);
   void Wait(Clock::time_point now);
   PipelineView View() const;
@@ -100,6 +102,10 @@ class Relay {
   DeadLetters dead_letters_;
   Dispatcher dispatcher_;
   Connector connector_;
+  std::chrono::milliseconds resync_backoff_max_;
+  RetryLog read_log_;    // poll and catch-up reads
+  RetryLog tail_log_;    // the replication stream
+  RetryLog resync_log_;  // resyncs that repeat
 
   Clock::time_point now_{};  // the current round's time (Step's clock)
   bool wake_ = true;

@@ -31,4 +31,20 @@ std::map<std::string, uint64_t> LabeledCounter::Snapshot() const {
   return values_;
 }
 
+void Failing::Fail(int64_t now_unix_ms, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_.since_unix_ms == 0) state_.since_unix_ms = now_unix_ms;
+  state_.reason = reason;
+}
+
+void Failing::Clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  state_ = State{};
+}
+
+Failing::State Failing::Get() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_;
+}
+
 }  // namespace outbox::relay

@@ -41,6 +41,24 @@ class LabeledCounter {
   std::map<std::string, uint64_t> values_;
 };
 
+/// Since when one of the relay's jobs (connecting, reading, acknowledging,
+/// measuring) has been failing, and why; for /readyz. Thread-safe.
+class Failing {
+ public:
+  struct State {
+    int64_t since_unix_ms = 0;  ///< 0: not failing
+    std::string reason;         ///< a short class, e.g. "permission_denied"
+  };
+  /// Failing now: keeps the start of a run of failures, updates the reason.
+  void Fail(int64_t now_unix_ms, const std::string& reason);
+  void Clear();
+  State Get() const;
+
+ private:
+  mutable std::mutex mu_;
+  State state_;
+};
+
 /// Counters of one relay process, updated by the pipeline thread and readable
 /// from any thread (progress log, metrics endpoint).
 struct RelayStats {
@@ -69,7 +87,15 @@ struct RelayStats {
   std::atomic<bool> pg_connected{false};
   std::atomic<bool> kafka_connected{false};  ///< at least one broker up (librdkafka's view)
   LabeledCounter published_by_topic;
-  LabeledCounter errors_by_reason;  ///< librdkafka error name, or "bad_row"
+  LabeledCounter errors_by_reason;        ///< librdkafka error name, or "bad_row"
+  LabeledCounter retries;                 ///< failed attempts of the retry loops, keyed "<loop>\t<reason>" (RetryLog)
+  LabeledCounter gauge_errors;            ///< backlog/age measurements that failed, by reason
+  LabeledCounter latency_skipped;         ///< commit_to_ack samples left out: "future", "too_old" created_at
+  Failing connect_failing;                ///< Postgres sessions cannot be (re)opened
+  Failing read_failing;                   ///< reading the outbox (poll, catch-up, stream) fails
+  Failing ack_failing;                    ///< acknowledging published events fails
+  Failing gauge_failing;                  ///< the backlog and age cannot be measured
+  std::atomic<int64_t> round_unix_ms{0};  ///< when the pipeline thread last finished a round; 0 before
   /// created_at (the writing transaction's start) to the broker's confirmation.
   Histogram commit_to_ack_seconds{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120}};
   /// Rows per non-empty poll.
