@@ -430,5 +430,34 @@ TEST_F(HostileTest, AttemptsSurviveATakeover) {
   EXPECT_EQ(second.Wait(20000), 0);
 }
 
+// Found by the fault suite's poison scenario: the operator creates a missing
+// topic and requeues the event written for it; the relay must publish it, not
+// refuse it again from a stale "unknown topic" in the producer's metadata.
+TEST_F(HostileTest, RequeueAfterCreatingTheMissingTopicPublishes) {
+  config_.kafka.properties["allow.auto.create.topics"] = "false";
+  config_.kafka.properties["topic.metadata.propagation.max.ms"] = "1000";
+  CreateTopic(prefix_ + ".order", 3);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    const std::string key = "A" + std::to_string(i);
+    ids.push_back(Insert(key, "'a1'", "'" + prefix_ + ".later" + std::to_string(i) + "'"));
+    Insert(key, "'a2'");
+  }
+  RelayProcess relay(config_);
+  ASSERT_TRUE(WaitFor([&] { return DeadLetters() == 4; }, 60000)) << relay.Log();
+  for (int i = 0; i < 4; ++i) {
+    // Another event for a topic that is still missing keeps the producer asking about missing topics.
+    Insert("B" + std::to_string(i), "'b'", "'" + prefix_ + ".never'");
+    CreateTopic(prefix_ + ".later" + std::to_string(i), 3);
+    const CommandResult requeue = RunRelay(config_, {"dlq", "requeue", ids[i]});
+    ASSERT_EQ(requeue.exit_code, 0) << requeue.err;
+    EXPECT_TRUE(WaitFor([&] { return Rows("aggregate_id = 'A" + std::to_string(i) + "'") == 0; }, 20000))
+        << "event " << ids[i] << " for the topic created before its requeue: dead-lettered again? dead letters: "
+        << DeadLetters("id::text = '" + ids[i] + "'") << "; " << relay.Log();
+  }
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+}
+
 }  // namespace
 }  // namespace outbox::test
