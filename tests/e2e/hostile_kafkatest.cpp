@@ -459,5 +459,53 @@ TEST_F(HostileTest, RequeueAfterCreatingTheMissingTopicPublishes) {
   EXPECT_EQ(relay.Wait(20000), 0);
 }
 
+// Found by the fault suite's open-tx-tail scenario: a relay killed while it
+// created its slot leaves a server process that finishes the creation once the
+// transactions open at its start end. A relay started meanwhile found the slot
+// "existing", caught up with the table, then streamed from the slot's start
+// position, set later: rows committed in between were in neither, and waited
+// in the table for the next restart (published out of order then).
+TEST_F(HostileTest, TailCatchUpWaitsForASlotStillBeingCreated) {
+  config_ = TailConfig(config_);
+  TailSlotGuard guard(config_);
+  {
+    pqxx::work tx(conn_);
+    tx.exec("CREATE PUBLICATION " + config_.source.publication_name + " FOR TABLE " + Table() +
+            " WITH (publish = 'insert')");
+    tx.commit();
+  }
+  pqxx::connection old_session(PgDsn());
+  pqxx::work old_tx(old_session);
+  old_tx.exec("SELECT pg_current_xact_id()");  // the slot's creation waits for this transaction
+  std::thread creator([&] {
+    try {
+      pqxx::connection c(PgDsn());
+      pqxx::nontransaction tx(c);
+      tx.exec_params("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", config_.source.slot_name);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "creating the slot: " << e.what();
+    }
+  });
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Count("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + config_.source.slot_name +
+                     "'") == 1;
+      },
+      10000));
+  RelayProcess relay(config_);
+  std::this_thread::sleep_for(milliseconds(1500));  // the relay has started (and, before the fix, caught up)
+  std::vector<WrittenEvent> written;
+  for (int i = 0; i < 5; ++i) written.push_back({Insert("T", "'t" + std::to_string(i) + "'"), "T"});
+  old_tx.abort();  // the slot gets its start position, after the rows above
+  creator.join();
+  written.push_back({Insert("T", "'t5'"), "T"});
+  EXPECT_TRUE(WaitFor([&] { return Rows() == 0; }, 20000))
+      << Rows() << " rows committed while the slot was being created wait in the table; " << relay.Log();
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+  const auto audit = AuditDelivery(written, ConsumeEvents({prefix_ + ".order"}, written, 20000));
+  EXPECT_EQ(audit.lost + audit.inversions, 0u) << audit.first_problem;
+}
+
 }  // namespace
 }  // namespace outbox::test
