@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the fault suite (ctest -L fault; docs/faults.md).
-#   scripts/fault.sh [ctest args...]           CI sizes: about 3 minutes on 2 cores
+#   scripts/fault.sh [ctest args...]           CI sizes: about 4-5 minutes on 2 cores
 #   scripts/fault.sh --soak [ctest args...]    soak sizes: 300 relay kills, a 5-minute broker
-#                                              outage, ... about 20 minutes on 2 cores
+#                                              outage, 10 poison rounds, ... about 20 minutes on 2 cores
 # Any OUTBOX_FAULT_* variable set in the environment wins over both size sets;
 # OUTBOX_FAULT_SEED=N replays the random schedule a test printed. BUILD_DIR
 # (default build) picks the build directory, whose configured test ports are kept.
