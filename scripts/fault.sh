@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the fault suite (ctest -L fault; docs/faults.md).
-#   scripts/fault.sh [ctest args...]           CI sizes: about 3 minutes on 2 cores
+#   scripts/fault.sh [ctest args...]           CI sizes: about 4-5 minutes on 2 cores
 #   scripts/fault.sh --soak [ctest args...]    soak sizes: 300 relay kills, a 5-minute broker
-#                                              outage, ... about 20 minutes on 2 cores
+#                                              outage, 10 poison rounds, ... about 20 minutes on 2 cores
 # Any OUTBOX_FAULT_* variable set in the environment wins over both size sets;
 # OUTBOX_FAULT_SEED=N replays the random schedule a test printed. BUILD_DIR
 # (default build) picks the build directory, whose configured test ports are kept.
@@ -18,9 +18,11 @@ timeout=900
 if ((soak)); then
   : "${OUTBOX_FAULT_KILLS:=300}" "${OUTBOX_FAULT_EVENTS:=50000}" "${OUTBOX_FAULT_BROKER_RESTARTS:=10}"
   : "${OUTBOX_FAULT_PG_RESTARTS:=20}" "${OUTBOX_FAULT_MOCK_ROUNDS:=10}" "${OUTBOX_FAULT_PAUSES:=3}"
-  : "${OUTBOX_FAULT_OUTAGE_S:=300}"
+  : "${OUTBOX_FAULT_OUTAGE_S:=300}" "${OUTBOX_FAULT_POISON_ROUNDS:=10}" "${OUTBOX_FAULT_DLQ_ROUNDS:=20}"
+  : "${OUTBOX_FAULT_OPEN_TX_KILLS:=40}" "${OUTBOX_FAULT_OPEN_TX_MS:=8000}"
   export OUTBOX_FAULT_KILLS OUTBOX_FAULT_EVENTS OUTBOX_FAULT_BROKER_RESTARTS OUTBOX_FAULT_PG_RESTARTS \
-    OUTBOX_FAULT_MOCK_ROUNDS OUTBOX_FAULT_PAUSES OUTBOX_FAULT_OUTAGE_S
+    OUTBOX_FAULT_MOCK_ROUNDS OUTBOX_FAULT_PAUSES OUTBOX_FAULT_OUTAGE_S OUTBOX_FAULT_POISON_ROUNDS \
+    OUTBOX_FAULT_DLQ_ROUNDS OUTBOX_FAULT_OPEN_TX_KILLS OUTBOX_FAULT_OPEN_TX_MS
   timeout=7200
 fi
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "config/config.hpp"
@@ -72,7 +73,21 @@ void Report(const std::string& scenario, const std::string& counters, const Audi
 
 /// Audits `committed` against `records` and checks lost = phantom = inversions = 0.
 /// Also checks that the writers' own account of what committed equals the ledger.
+/// `skipped`: event ids the operator dropped (`dlq skip`): expected missing, and
+/// phantom if delivered. A requeued event is audited at its commit-order place.
+/// Records of several topics are put in one order first (InOneOrder).
 Audit CheckDelivery(const std::vector<WrittenEvent>& ledger, const std::vector<WrittenEvent>& writers_view,
-                    const std::vector<ConsumedRecord>& records);
+                    const std::vector<ConsumedRecord>& records, const std::unordered_set<std::string>& skipped = {});
+
+/// `records` of several topics in one order, for a key whose events went to
+/// different topics (a row's topic override, a requeued event): each
+/// partition's records keep their offset order, and partitions are merged by
+/// record timestamp (the producer's CreateTime; the relay produces an event of
+/// a key only after the key's earlier events to another topic were reported).
+/// Timestamps have millisecond resolution: heads with the same timestamp are
+/// taken in `committed` order. The result's topic is "(merged)", partition 0,
+/// offset its position.
+std::vector<ConsumedRecord> InOneOrder(const std::vector<WrittenEvent>& committed,
+                                       const std::vector<ConsumedRecord>& records);
 
 }  // namespace outbox::test::fault

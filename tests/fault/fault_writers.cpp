@@ -59,7 +59,7 @@ void FaultWriters::Run(int w) {
   const sdk::Outbox outbox(sdk::OutboxOptions{o_.schema});
   const std::string q = "\"" + o_.schema + "\"";
   const std::string dsn = WithConnectTimeout(o_.dsn);
-  std::mt19937 rng(static_cast<unsigned>(w * 7919 + 17));
+  std::mt19937 rng(static_cast<unsigned>(w * 7919) + o_.seed);
   std::unique_ptr<pqxx::connection> conn;
   const auto end_of_life = Clock::now() + o_.max_duration;
 
@@ -83,10 +83,11 @@ void FaultWriters::Run(int w) {
   };
 
   while (!stop_ && Clock::now() < end_of_life) {
-    const std::string aggregate = "acct-" + std::to_string(rng() % o_.aggregates + 1);
+    const std::string aggregate = "acct-" + std::to_string(rng() % o_.aggregates + o_.first_aggregate);
     const int n = 1 + static_cast<int>(rng() % std::max(1, o_.max_events_per_transaction));
     const bool rollback = static_cast<int>(rng() % 100) < o_.rollback_percent;
-    const int sleep_us = o_.max_sleep_us > 0 ? static_cast<int>(rng() % o_.max_sleep_us) : 0;
+    const int spread = o_.max_sleep_us - o_.min_sleep_us;
+    const int sleep_us = o_.min_sleep_us + (spread > 0 ? static_cast<int>(rng() % spread) : 0);
     std::vector<sdk::Event> events;
     std::vector<std::string> ids;
     for (int i = 0; i < n; ++i) {

@@ -23,9 +23,12 @@ struct FaultWriterOptions {
   std::string schema;
   int writers = 4;
   int aggregates = 30;
+  int first_aggregate = 1;                   ///< the first of the writers' acct-N
   int max_events_per_transaction = 3;        ///< 1..this many events per transaction (EnqueueBatch)
   int rollback_percent = 5;                  ///< transactions the writer aborts on purpose
   int max_sleep_us = 2000;                   ///< random pause before COMMIT, to interleave commits
+  int min_sleep_us = 0;                      ///< least pause before COMMIT (long-running transactions)
+  unsigned seed = 17;                        ///< varies the writers' choice of aggregates between instances
   int pause_between_us = 20000;              ///< pause between transactions (steady load)
   std::chrono::seconds retry_deadline{120};  ///< give up one transaction after retrying this long
   std::chrono::seconds max_duration{3600};   ///< hard bound on a writer's life

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <mutex>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <spdlog/spdlog.h>
@@ -82,6 +84,7 @@ struct Producer::Impl {
   std::atomic<bool> fatal{false};
   std::atomic<bool> brokers_down{false};
   std::unordered_set<std::string> known_topics;  // topics whose metadata was requested
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> rechecked;  // missing topics asked again
 
   // librdkafka learns the partitions of a topic first used after its initial
   // metadata request only on its next 1-second scan for unknown topics, and
@@ -97,6 +100,29 @@ struct Producer::Impl {
     const rd_kafka_metadata_t* md = nullptr;
     if (rd_kafka_metadata(rk.get(), 0, rkt, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
+  }
+
+  // librdkafka keeps a topic it found missing as missing until a later
+  // metadata refresh, and refuses its records at once. A topic created since
+  // (the operator's fix before `dlq requeue`) would have its event refused
+  // again and its attempts used up before librdkafka looks. So before a
+  // refusal the broker is asked again, at most once a second per topic.
+  // Returns true when the topic exists now.
+  bool RecheckMissing(const std::string& topic) {
+    const auto now = std::chrono::steady_clock::now();
+    auto [it, first] = rechecked.try_emplace(topic, now);
+    if (!first && now - it->second < std::chrono::seconds(1)) return false;
+    it->second = now;
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
+    if (rkt == nullptr) return false;
+    const rd_kafka_metadata_t* md = nullptr;
+    bool exists = false;
+    if (rd_kafka_metadata(rk.get(), 0, rkt, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      exists = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+      rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    return exists;
   }
 
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
@@ -185,11 +211,15 @@ DeliveryReport Producer::Produce(const KafkaRecord& record, DeliveryToken token)
   }
   const void* value = record.value ? record.value->data() : nullptr;
   const size_t value_len = record.value ? record.value->size() : 0;
-  rd_kafka_resp_err_t err = rd_kafka_producev(
-      impl_->rk.get(), RD_KAFKA_V_TOPIC(record.topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_KEY(record.key.data(), record.key.size()), RD_KAFKA_V_VALUE(const_cast<void*>(value), value_len),
-      RD_KAFKA_V_HEADERS(headers.get()),
-      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(token.value))), RD_KAFKA_V_END);
+  auto produce = [&] {
+    return rd_kafka_producev(
+        impl_->rk.get(), RD_KAFKA_V_TOPIC(record.topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(record.key.data(), record.key.size()), RD_KAFKA_V_VALUE(const_cast<void*>(value), value_len),
+        RD_KAFKA_V_HEADERS(headers.get()),
+        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(token.value))), RD_KAFKA_V_END);
+  };
+  rd_kafka_resp_err_t err = produce();
+  if (err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC && impl_->RecheckMissing(record.topic)) err = produce();
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     headers.release();  // owned by the message now
     return r;

@@ -1,5 +1,8 @@
 #include "pg/slot_setup.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include <spdlog/spdlog.h>
 #include <pqxx/except>
 #include <pqxx/nontransaction>
@@ -57,17 +60,31 @@ bool PrepareSlot(const Config& config) {
     throw ConfigError("source.publication_name: publication '" + pub + "' does not publish " + table +
                       "; Hint: ALTER PUBLICATION " + pub + " ADD TABLE " + table + ", or choose another name");
   }
-  const auto existing = tx.exec_params(
-      "SELECT plugin::text, slot_type, database::text = current_database() FROM pg_replication_slots "
-      "WHERE slot_name = $1",
-      slot);
-  if (!existing.empty()) {
+  // A slot another session is still creating has no consistent point yet
+  // (confirmed_flush_lsn is NULL): pg_create_logical_replication_slot waits
+  // for the transactions open when it began, also for a relay killed during
+  // it. Its stream will hold only what commits after that point, which may
+  // come long after a catch-up read now: rows committed in between would be
+  // in neither. So the catch-up waits until the slot has its point.
+  for (bool logged = false;; std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
+    const auto existing = tx.exec_params(
+        "SELECT plugin::text, slot_type, database::text = current_database(), confirmed_flush_lsn IS NULL, "
+        "coalesce(active_pid, 0) FROM pg_replication_slots WHERE slot_name = $1",
+        slot);
+    if (existing.empty()) break;
     if (existing[0][0].as<std::string>("") != "pgoutput" || !existing[0][2].as<bool>(false)) {
       throw ConfigError("source.slot_name: replication slot '" + slot +
                         "' exists but is not a pgoutput slot of this database; Hint: choose another slot_name, or "
                         "drop that slot if it is unused");
     }
-    return false;
+    if (!existing[0][3].as<bool>(false)) return false;
+    if (!logged) {
+      spdlog::warn(
+          "tail: replication slot {} is still being created by server process {} (it waits for the transactions "
+          "open when its creation began); catching up once it has its start position",
+          slot, existing[0][4].as<int64_t>(0));
+      logged = true;
+    }
   }
   try {
     const auto created =
