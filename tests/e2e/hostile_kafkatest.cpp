@@ -507,17 +507,16 @@ TEST_F(HostileTest, TailCatchUpWaitsForASlotStillBeingCreated) {
   EXPECT_EQ(audit.lost + audit.inversions, 0u) << audit.first_problem;
 }
 
-// Found by the fault suite's dlq-load scenario, NOT FIXED (disabled until it
-// is): an oversized record in the first batch a new producer (id) sends to a
-// partition is rejected, and a later batch of the same partition, already in
-// flight, is written, because the broker accepts any first sequence number
-// from a producer id it has no state for; enable.gapless.guarantee stops the
-// producer only after that. Events of the key behind the rejected record are
-// then in Kafka before it (the relay does not acknowledge them, so they are
-// published again after it, but their first delivery is out of order). Every
+// Found by the fault suite's dlq-load scenario: an oversized record in the
+// first batch a new producer (id) sends to a partition is rejected, and a
+// later batch of the same partition, already in flight, was written, because
+// the broker accepts any first sequence number from a producer id it has no
+// state for; enable.gapless.guarantee stops the producer only after that.
+// Events of the key behind the rejected record reached Kafka before it. Every
 // rebuild makes a new producer id, so the first batch of each partition after
-// a restart, a requeue or another poison's rebuild is exposed.
-TEST_F(HostileTest, DISABLED_NothingOfAKeyOvertakesAnOversizedRecordInAFreshProducersFirstBatch) {
+// a restart, a requeue or another poison's rebuild was exposed. Now a key has
+// one event in flight until the current producer delivered one (KeyFlights).
+TEST_F(HostileTest, NothingOfAKeyOvertakesAnOversizedRecordInAFreshProducersFirstBatch) {
   CreateTopic(prefix_ + ".order", 1, {{"max.message.bytes", "262144"}});
   config_.kafka.properties["batch.size"] = "65536";  // the oversized record goes alone, the rest in batches behind it
   Insert("K", "repeat('x', 300000)");

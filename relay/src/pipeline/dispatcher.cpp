@@ -132,6 +132,7 @@ Dispatcher::Outcome Dispatcher::Collect(int timeout_ms, Clock::time_point now) {
     }
   }
   isolating_.reset();
+  flights_.NewProducer();
   stats_.producer_rebuilds++;
   out.resync = "producer rebuilt";
   return out;
@@ -160,6 +161,7 @@ void Dispatcher::Handle(const DeliveryReport& r, Clock::time_point now, Outcome&
   flights_.Reported(e->key_hash);
   if (isolating_ && *isolating_ == r.token) isolating_.reset();
   if (r.status == DeliveryStatus::kOk) {
+    flights_.Delivered(e->key_hash);
     stats_.published++;
     if (e->behind_failure) {
       // Written, but behind a failed event of its key: not acknowledged, so

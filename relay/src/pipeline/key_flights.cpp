@@ -16,7 +16,14 @@ uint64_t KeyFlights::TopicHash(const std::string& topic) { return std::hash<std:
 bool KeyFlights::CanSend(uint64_t key, uint64_t topic) const {
   if (flights_.empty()) return true;
   const auto it = flights_.find(key);
-  return it == flights_.end() || it->second.topic == topic;
+  if (it == flights_.end()) return true;
+  return it->second.topic == topic && delivered_.count(key) != 0;
+}
+
+void KeyFlights::Delivered(uint64_t key) {
+  constexpr size_t kMaxDelivered = 1 << 20;  // about 40 MB; clearing costs a round trip per key
+  if (delivered_.size() >= kMaxDelivered) delivered_.clear();
+  delivered_.insert(key);
 }
 
 void KeyFlights::Sent(uint64_t key, uint64_t topic) {

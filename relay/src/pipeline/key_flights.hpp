@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace outbox::relay {
 
@@ -13,6 +14,14 @@ namespace outbox::relay {
 /// each event still comes in commit order (and a failed one holds the rest).
 /// Keys and topics are tracked by hash: a collision only makes an event wait
 /// for a report it did not need to wait for. Pure; the pipeline thread owns it.
+///
+/// Also, until the current producer has delivered an event of a key, only one
+/// event of that key is in flight. A broker accepts any first sequence number
+/// from a producer id it has no state for on a partition, so when a new
+/// producer's first batch there is rejected (an oversized record), a later
+/// batch already in flight would be written before it; once one event of the
+/// key is written, the partition knows the producer, and a batch behind a
+/// rejected one fails as out of sequence.
 class KeyFlights {
  public:
   static uint64_t KeyHash(const std::string& aggregate_type, const std::string& aggregate_id);
@@ -23,6 +32,10 @@ class KeyFlights {
   void Sent(uint64_t key, uint64_t topic);
   /// The report of an event sent with Sent(key, ...) arrived (or the event was lost).
   void Reported(uint64_t key);
+  /// An event of `key` was delivered by the current producer.
+  void Delivered(uint64_t key);
+  /// A new producer (a new producer id) replaces the old one.
+  void NewProducer() { delivered_.clear(); }
   size_t keys() const { return flights_.size(); }
 
  private:
@@ -31,6 +44,7 @@ class KeyFlights {
     uint32_t count;
   };
   std::unordered_map<uint64_t, Flight> flights_;
+  std::unordered_set<uint64_t> delivered_;  // keys the current producer delivered (bounded: cleared when full)
 };
 
 }  // namespace outbox::relay
