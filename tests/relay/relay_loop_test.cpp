@@ -146,7 +146,7 @@ TEST(RelayLoop, AHoldCoversEventsAlreadyInFlight) {
 TEST(RelayLoop, TheConfirmedLsnNeverPassesAnUnacknowledgedEvent) {
   Harness h;
   h.source->stream = true;  // one transaction per event, LSN = seq
-  Warm(h, "S");              // s0: LSN 1
+  Warm(h, "S");             // s0: LSN 1
   h.publisher->auto_deliver = false;
   for (int i = 1; i <= 5; ++i) h.table.Insert("S", "s" + std::to_string(i));
   h.StepUntil([&] { return h.publisher->outstanding.size() >= 5; });
