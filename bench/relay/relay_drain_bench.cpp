@@ -3,7 +3,13 @@
 // the last acknowledgement (the outbox is empty).
 //
 //   relay-drain-bench --dsn DSN --brokers HOST:PORT --relay PATH --events N
-//                     [--json FILE] [--perf FILE] [--pg-pid PID] [--kafka-pid PID]
+//                     [--mode poll|tail] [--stream 1] [--json FILE] [--perf FILE]
+//                     [--pg-pid PID] [--kafka-pid PID]
+//
+// --mode tail runs the relay in tail mode. With --stream 1 the relay starts
+// first and the backlog (one INSERT, so one transaction of N events) is written
+// once it streams from its slot: the events come from the WAL, not from the
+// catch-up's poll of the table.
 //
 // Figures: events/s over the whole drain and after the first ack, the relay's
 // CPU seconds (user + system, all threads, from /proc) and peak RSS (VmHWM),
@@ -32,21 +38,47 @@ int Run(const Flags& flags) {
   const std::string work = flags.Str("work-dir");
   const double load = LoadAverage1();
 
+  const std::string mode = flags.Str("mode");
+  if (mode != "poll" && mode != "tail") throw std::runtime_error("--mode: poll or tail");
+  const bool stream = flags.Int("stream") != 0;
+  if (stream && mode != "tail") throw std::runtime_error("--stream 1 needs --mode tail");
+  const std::string slot = mode == "tail" ? schema : "";
+
   pqxx::connection conn(dsn);
   FreshSchema(conn, schema);
   CreateTopic(brokers, topic);
-  const double prefill_s = Prefill(conn, schema, events);
   const std::string config = work + "/relay-" + tag + ".toml";
-  WriteRelayConfig(config, dsn, schema, brokers, topic);
+  WriteRelayConfig(config, dsn, schema, brokers, topic, "", slot);
   const std::string probe_sql = "SELECT min(seq) FROM " + schema + ".outbox";
-  const long first_seq = pqxx::nontransaction(conn).exec1(probe_sql)[0].as<long>();
+  double prefill_s = 0;
+  long first_seq = 0;
+  std::unique_ptr<RelayProcess> streaming;
+  if (stream) {
+    // The relay first: it creates its slot and streams before the backlog commits.
+    streaming = std::make_unique<RelayProcess>(flags.Str("relay"), config, work + "/relay-" + tag + ".log");
+    const std::string active = "SELECT count(*) FROM pg_replication_slots WHERE active AND slot_name = '" + slot + "'";
+    for (int i = 0; i < 600 && pqxx::nontransaction(conn).exec1(active)[0].as<int>() == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  } else {
+    prefill_s = Prefill(conn, schema, events);
+    first_seq = pqxx::nontransaction(conn).exec1(probe_sql)[0].as<long>();
+  }
 
   const pid_t pg_pid = static_cast<pid_t>(flags.Int("pg-pid")), kafka_pid = static_cast<pid_t>(flags.Int("kafka-pid"));
   const double pg_cpu0 = pg_pid > 0 ? ProcessCpuSeconds(pg_pid, true) : 0;
   const double kafka_cpu0 = kafka_pid > 0 ? ProcessCpuSeconds(kafka_pid) : 0;
 
-  const double start = Now();
-  RelayProcess relay(flags.Str("relay"), config, work + "/relay-" + tag + ".log");
+  double start = Now();
+  if (stream) {
+    // Timed from the backlog's commit: the events reach the slot only then.
+    prefill_s = Prefill(conn, schema, events);
+    start = Now();
+  }
+  std::unique_ptr<RelayProcess> started =
+      stream ? std::move(streaming)
+             : std::make_unique<RelayProcess>(flags.Str("relay"), config, work + "/relay-" + tag + ".log");
+  RelayProcess& relay = *started;
   std::unique_ptr<PerfRecord> perf;
   if (flags.Str("perf") != "-") perf = std::make_unique<PerfRecord>(relay.pid(), flags.Str("perf"));
   double first_ack = -1, done = -1, cpu = -1;
@@ -59,6 +91,7 @@ int Run(const Flags& flags) {
       done = t;
       break;
     }
+    if (first_seq == 0) first_seq = r[0].as<long>();
     if (first_ack < 0 && r[0].as<long>() > first_seq) first_ack = t;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -70,12 +103,22 @@ int Run(const Flags& flags) {
   const double kafka_cpu = kafka_pid > 0 ? ProcessCpuSeconds(kafka_pid) - kafka_cpu0 : -1;
   if (perf) perf->Stop();
   const int rc = relay.Stop();
-  pqxx::nontransaction(conn).exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+  {
+    pqxx::nontransaction tx(conn);
+    tx.exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+    if (!slot.empty()) {
+      tx.exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = " +
+              tx.quote(slot));
+      tx.exec("DROP PUBLICATION IF EXISTS " + slot);
+    }
+  }
   if (done < 0) throw std::runtime_error("the relay did not drain the backlog (exit " + std::to_string(rc) + ")");
 
   const double secs = done - start;
   nlohmann::json j = {
       {"kind", "drain"},
+      {"source_mode", mode},
+      {"streamed", stream},
       {"events", events},
       {"load_avg_1m_at_start", load},
       {"prefill_seconds", prefill_s},
@@ -91,9 +134,9 @@ int Run(const Flags& flags) {
       {"relay_exit", rc},
       {"profiled", perf != nullptr}};
   std::printf(
-      "drain %8ld events: %6.2f s  %9.0f events/s  relay cpu %.2f s (%.1f us/event)  peak rss %.1f MB  "
+      "drain %8ld events (%s%s): %6.2f s  %9.0f events/s  relay cpu %.2f s (%.1f us/event)  peak rss %.1f MB  "
       "pg cpu %.2f s  kafka cpu %.2f s  load %.2f\n",
-      events, secs, events / secs, cpu, cpu * 1e6 / events, hwm / 1024.0, pg_cpu, kafka_cpu, load);
+      events, mode.c_str(), stream ? ", streamed, one transaction" : "", secs, events / secs, cpu, cpu * 1e6 / events, hwm / 1024.0, pg_cpu, kafka_cpu, load);
   if (flags.Str("json") != "-") AppendJsonLine(flags.Str("json"), j);
   if (rc != 0) std::fprintf(stderr, "relay-drain-bench: the relay exited %d after SIGTERM, expected 0\n", rc);
   return rc == 0 ? 0 : 1;
@@ -106,6 +149,8 @@ int main(int argc, char** argv) {
                                     {"brokers", ""},
                                     {"relay", ""},
                                     {"events", "100000"},
+                                    {"mode", "poll"},
+                                    {"stream", "0"},
                                     {"json", "-"},
                                     {"perf", "-"},
                                     {"pg-pid", "0"},

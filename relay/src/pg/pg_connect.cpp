@@ -72,7 +72,10 @@ std::unique_ptr<pqxx::connection> PgConnect(const PostgresConfig& config, const 
             "; SET tcp_keepalives_count = 3; SET tcp_user_timeout = " + std::to_string(2 * ms));
   }
   if (bounded && config.statement_timeout.count() > 0) {
-    tx.exec("SET statement_timeout = " + std::to_string(config.statement_timeout.count()));
+    // Unless the session has one already (the DSN's options, the role's or the
+    // database's settings): what the operator set wins.
+    tx.exec("SELECT set_config('statement_timeout', " + tx.quote(std::to_string(config.statement_timeout.count())) +
+            ", false) WHERE current_setting('statement_timeout') = '0'");
   }
   return conn;
 }

@@ -18,7 +18,8 @@ std::string SessionConninfo(const PostgresConfig& config);
 
 /// Opens a connection for `role` (shown as application_name "outbox-relay/<role>")
 /// with TimeZone=UTC, the SessionConninfo defaults and, when `bounded` is set,
-/// postgres.statement_timeout_ms. Throws pqxx::broken_connection when the
+/// postgres.statement_timeout_ms (unless the session has a statement_timeout
+/// already, from the DSN's options or the role's or database's settings). Throws pqxx::broken_connection when the
 /// server is unreachable.
 std::unique_ptr<pqxx::connection> PgConnect(const PostgresConfig& config, const std::string& role, bool bounded = true);
 
