@@ -136,7 +136,8 @@ int Run(const Flags& flags) {
   std::printf(
       "drain %8ld events (%s%s): %6.2f s  %9.0f events/s  relay cpu %.2f s (%.1f us/event)  peak rss %.1f MB  "
       "pg cpu %.2f s  kafka cpu %.2f s  load %.2f\n",
-      events, mode.c_str(), stream ? ", streamed, one transaction" : "", secs, events / secs, cpu, cpu * 1e6 / events, hwm / 1024.0, pg_cpu, kafka_cpu, load);
+      events, mode.c_str(), stream ? ", streamed, one transaction" : "", secs, events / secs, cpu, cpu * 1e6 / events,
+      hwm / 1024.0, pg_cpu, kafka_cpu, load);
   if (flags.Str("json") != "-") AppendJsonLine(flags.Str("json"), j);
   if (rc != 0) std::fprintf(stderr, "relay-drain-bench: the relay exited %d after SIGTERM, expected 0\n", rc);
   return rc == 0 ? 0 : 1;
