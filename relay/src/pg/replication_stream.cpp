@@ -103,11 +103,20 @@ int ReplicationStream::Socket() const { return conn_ ? PQsocket(conn_.get()) : -
 StreamMessage ReplicationStream::Next() {
   StreamMessage out;
   if (!conn_) return out;
-  if (PQconsumeInput(conn_.get()) == 0) Fail("replication stream lost: " + Trim(PQerrorMessage(conn_.get())));
+  bool read_socket = false;
   for (;;) {
     char* buf = nullptr;
     const int n = PQgetCopyData(conn_.get(), &buf, 1);
-    if (n == 0) return out;  // nothing waiting: the rest stays in the socket (bounded memory)
+    if (n == 0) {
+      // The socket is read only when libpq holds no complete message: each
+      // read left-justifies what libpq buffered (a copy of up to its whole
+      // buffer), so reading it per message made a large transaction's
+      // stream quadratic. What is not read stays in the socket (bounded memory).
+      if (read_socket) return out;
+      if (PQconsumeInput(conn_.get()) == 0) Fail("replication stream lost: " + Trim(PQerrorMessage(conn_.get())));
+      read_socket = true;
+      continue;
+    }
     if (n < 0) {
       PgResultPtr res(PQgetResult(conn_.get()));
       Fail("replication stream ended: " + Trim(PQerrorMessage(conn_.get())));
