@@ -109,8 +109,8 @@ void WriteRelayConfig(const std::string& path, const std::string& dsn, const std
     c.source.slot_name = c.source.publication_name = slot;
   }
   std::ofstream f(path);
-  f << "# written by the relay benchmarks: the shipped defaults except schema, servers, topic, tail mode\n"
-    << relay::ConfigToToml(c);
+  f << "# written by the relay benchmarks: only what differs from the shipped defaults\n"
+    << relay::ConfigToToml(c, /*only_changed=*/true);
   if (!f) throw std::runtime_error("cannot write " + path);
 }
 
