@@ -56,13 +56,16 @@ void PollSource::Connect() {
   conn->prepare("outbox_unacked", sql_.unacknowledged);
   conn->prepare("outbox_materialized", sql_.materialized);
   conn->prepare("outbox_xid", "SELECT pg_current_xact_id()::text");
-  // A 32-bit xid of a running transaction belongs to the current epoch, or to
-  // the one before when it is above the next xid's low half.
+  // A 32-bit xid from the stream, made 64-bit with the epoch that puts it
+  // closest to the snapshot's xmax (a running xid is near it, above or below:
+  // xmax is the latest completed xid + 1, and a running one can be above it).
   conn->prepare("outbox_running",
                 "SELECT x FROM unnest($1::bigint[]) AS x, "
-                "(SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS n) AS s "
-                "WHERE pg_xact_status(((CASE WHEN x < (s.n & 4294967295) THEN s.n >> 32 ELSE (s.n >> 32) - 1 END) "
-                "<< 32 | x)::text::xid8) = 'in progress'");
+                "(SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS n) AS s, "
+                "LATERAL (SELECT ((s.n >> 32) << 32) | x AS c) AS c0, "
+                "LATERAL (SELECT CASE WHEN c0.c > s.n + 2147483648 THEN c0.c - 4294967296 "
+                "WHEN c0.c < s.n - 2147483648 THEN c0.c + 4294967296 ELSE c0.c END AS xid) AS f "
+                "WHERE f.xid >= 0 AND pg_xact_status(f.xid::text::xid8) = 'in progress'");
   receiver_ = std::make_unique<WakeReceiver>(*conn, channel_);
   conn_ = std::move(conn);
   next_lock_check_ = Clock::now() + config_.postgres.lock_check_interval;
