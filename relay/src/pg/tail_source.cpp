@@ -141,8 +141,11 @@ std::vector<OutboxRow> TailSource::SkipAcknowledged(std::vector<OutboxRow> rows)
   }
   if (!missing.empty()) {
     const std::unordered_set<uint32_t> running = poll_.Running(missing);
-    for (const auto& r : rows) {
-      if (r.replayed && r.in_table && running.count(r.xid) != 0) live.insert(r.seq);
+    for (auto& r : rows) {
+      if (r.replayed && r.in_table && running.count(r.xid) != 0) {
+        live.insert(r.seq);
+        r.replayed = false;  // not acknowledged by an earlier run: acknowledged once visible (AckBatcher)
+      }
     }
   }
   for (uint64_t txn : DropAcknowledged(rows, live)) lsn_.Done(txn);
