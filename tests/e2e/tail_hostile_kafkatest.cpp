@@ -92,6 +92,57 @@ TEST(TailHostile, AWalMessageForAMissingTopicIsDeadLetteredAndTheSlotAdvances) {
   DropTailSlot(config);
 }
 
+// Kafka checks max.message.bytes per record batch. WAL-message events of
+// several keys share a batch with one oversized record: only that one is
+// dead-lettered (with its body), the others are published once, and the slot
+// moves past all of them. It used to loop: each pass rebuilt the producer and
+// wrote the suspected messages into the table again under new seqs.
+TEST(TailHostile, AnOversizedWalMessageInABatchDeadLettersOnlyItself) {
+  ScopedSchema schema("tailbig");
+  pqxx::connection conn(PgDsn());
+  sdk::Migrate(conn, schema.name());
+  const std::string prefix = UniqueName("tailbig");
+  relay::Config config = TailConfig(RelayConfig(schema.name(), prefix));
+  config.dead_letter.max_attempts = 2;
+  config.source.status_interval = milliseconds(500);
+  CreateTopic(prefix + ".order", 1, {{"max.message.bytes", "4000"}});
+  sdk::OutboxOptions options{schema.name()};
+  options.mode = sdk::WriteMode::kWalMessage;
+  const sdk::Outbox wal(options);
+  const std::string table = "\"" + schema.name() + "\".outbox", dead = "\"" + schema.name() + "\".dead_letter";
+
+  RelayProcess relay(config);
+  ASSERT_TRUE(WaitFor([&] { return TailStreaming(config); }, 30000)) << relay.Log();
+  std::vector<std::string> ids;
+  {
+    pqxx::work tx(conn);  // one transaction: its events reach the producer together
+    for (int i = 0; i < 6; ++i) {
+      ids.push_back(wal.Enqueue(tx, sdk::Event{"order", "K" + std::to_string(i), "E",
+                                               i == 3 ? std::string(6000, 'x') : "v" + std::to_string(i)}));
+    }
+    tx.commit();
+  }
+  const int64_t written = CurrentWalLsn();
+  EXPECT_TRUE(WaitFor(
+      [&] { return Count(conn, "SELECT count(*) FROM " + dead + " WHERE id::text = '" + ids[3] + "'"); }, 60000))
+      << "the oversized WAL message was not dead-lettered; " << relay.Log();
+  EXPECT_TRUE(WaitFor([&] { return SlotConfirmedLsn(config) >= written; }, 30000))
+      << "the slot stays at " << SlotConfirmedLsn(config) << ", before " << written << "; " << relay.Log();
+  EXPECT_TRUE(WaitFor([&] { return Count(conn, "SELECT count(*) FROM " + table) == 0; }, 30000))
+      << "rows left in the outbox; " << relay.Log();
+  EXPECT_EQ(Count(conn, "SELECT count(*) FROM " + dead), 1) << "only the oversized event; " << relay.Log();
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+  const auto records = ConsumeUntil(
+      {prefix + ".order"}, [](const std::vector<ConsumedRecord>& got) { return got.size() > 5; }, 5000);
+  for (int i : {0, 1, 2, 4, 5}) {
+    const std::string key = "K" + std::to_string(i);
+    EXPECT_EQ(Values(records, key), (std::vector<std::string>{"v" + std::to_string(i)})) << key;
+  }
+  EXPECT_EQ(records.size(), 5u) << "each published once";
+  DropTailSlot(config);
+}
+
 // With synchronous replication waiting for a standby that is not there, a
 // transaction's changes reach the slot while its COMMIT still waits and its
 // rows are not visible yet. The relay publishes the event (documented: its

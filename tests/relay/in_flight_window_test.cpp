@@ -36,6 +36,26 @@ TEST(InFlightWindow, NeverHoldsMoreThanItsCapacity) {
   EXPECT_EQ(w.size(), 2u);
 }
 
+// A sent row's body is dropped (its row has it); a WAL-message event's body
+// exists nowhere else and is kept: a rejected one is written into the table.
+// It used to be dropped, and the table got the event without its payload.
+TEST(InFlightWindow, ASentWalMessageKeepsItsBody) {
+  InFlightWindow w(4);
+  OutboxRow message = Row(0);
+  message.in_table = false;
+  message.topic = "t";
+  message.headers_json = R"({"h":"v"})";
+  w.Add(Row(1));
+  w.Add(message);
+  w.MarkSent(*w.NextQueued());
+  w.MarkSent(*w.NextQueued());
+  EXPECT_FALSE(w.Find(DeliveryToken{1})->row.payload.has_value()) << "a row's body is dropped once sent";
+  const OutboxRow& kept = w.Find(DeliveryToken{2})->row;
+  EXPECT_EQ(kept.payload, std::optional<std::string>("payload"));
+  EXPECT_EQ(kept.topic, std::optional<std::string>("t"));
+  EXPECT_EQ(kept.headers_json, R"({"h":"v"})");
+}
+
 TEST(InFlightWindow, AStuckEventBoundsTheSpanBehindIt) {
   InFlightWindow w(4);
   w.Add(Row(1));

@@ -32,6 +32,9 @@ struct OutboxRow {
   bool replayed = false;
   /// Tail mode: the writing transaction's id (32 bits, as pgoutput gives it); 0 when polled.
   uint32_t xid = 0;
+
+  /// How log lines name the event: its seq, or its id for a WAL-message event (no row yet).
+  std::string Label() const { return in_table ? "seq=" + std::to_string(seq) : "id=" + id + " (WAL message)"; }
 };
 
 /// A row of an outbox table: its seq, and the oid of the table (see OutboxRow).

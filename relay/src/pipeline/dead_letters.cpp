@@ -52,7 +52,7 @@ void DeadLetters::Rejected(const OutboxRow& row, const std::string& reason, Cloc
   }
   const Clock::time_point at = now + RetryDelay(r.attempts);
   retry_ = retry_ ? std::min(*retry_, at) : at;
-  spdlog::warn("kafka: event seq={} rejected ({}), attempt {} of {}; retried in {} ms", row.seq, reason, r.attempts,
+  spdlog::warn("kafka: event {} rejected ({}), attempt {} of {}; retried in {} ms", row.Label(), reason, r.attempts,
                config_.dead_letter.max_attempts, RetryDelay(r.attempts).count());
 }
 

@@ -85,7 +85,7 @@ bool Dispatcher::Refuse(InFlightWindow::Entry& e, const std::string& reason, con
   if (!Materialize(e.row)) return false;
   stats_.errors_by_reason.Add(name);
   stats_.failed_permanent++;
-  spdlog::warn("relay: event seq={} of key {}/{} refused: {}", e.row.seq, e.row.aggregate_type,
+  spdlog::warn("relay: event {} of key {}/{} refused: {}", e.row.Label(), e.row.aggregate_type,
                e.row.aggregate_id.substr(0, 64), reason);
   dead_letters_.Rejected(e.row, reason, now);
   const uint64_t txn = e.row.txn;
@@ -110,7 +110,7 @@ void Dispatcher::ReportDropped(const InFlightWindow::Entry& e, const std::vector
   stats_.reserved_headers_dropped += names.size();
   std::string list;
   for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-  spdlog::warn("relay: event seq={}: row header(s) {} dropped: the relay sets these names itself", e.row.seq, list);
+  spdlog::warn("relay: event {}: row header(s) {} dropped: the relay sets these names itself", e.row.Label(), list);
 }
 
 Dispatcher::Outcome Dispatcher::Collect(int timeout_ms, Clock::time_point now) {
@@ -179,8 +179,8 @@ void Dispatcher::Handle(const DeliveryReport& r, Clock::time_point now, Outcome&
   stats_.errors_by_reason.Add(r.error_name.empty() ? "unknown" : r.error_name);
   (r.status == DeliveryStatus::kPermanent ? stats_.failed_permanent : stats_.failed_retriable)++;
   if (out.resync == nullptr) {
-    spdlog::warn("kafka: event seq={} not delivered ({}: {}); it stays in the outbox and is published again",
-                 e->row.seq, ToString(r.status), r.error);
+    spdlog::warn("kafka: event {} not delivered ({}: {}); it stays in the {} and is published again", e->row.Label(),
+                 ToString(r.status), r.error, e->row.in_table ? "outbox" : "WAL");
   }
   if (r.status == DeliveryStatus::kPermanent) incident_.push_back(Failure{e->row, r.error});
   // Later events of the key already handed over must not be acknowledged
@@ -199,7 +199,14 @@ void Dispatcher::Handle(const DeliveryReport& r, Clock::time_point now, Outcome&
 void Dispatcher::Resolve(Clock::time_point now) {
   // A rejected WAL-message event lives on as a row (retried by the next
   // catch-up, dead-lettered from there); the replay check skips its message.
-  for (Failure& f : incident_) Materialize(f.row);
+  // Once it is a row its event is done as far as the stream goes (as for
+  // Refuse): the slot may move past its transaction, and a later pass does
+  // not stream the message again next to its row.
+  for (Failure& f : incident_) {
+    if (f.row.in_table) continue;
+    const uint64_t txn = f.row.txn;
+    if (Materialize(f.row)) source_.Released({txn});
+  }
   if (incident_.size() == 1) {
     dead_letters_.Rejected(incident_[0].row, incident_[0].reason, now);
   } else if (incident_.size() > 1) {

@@ -46,9 +46,13 @@ void InFlightWindow::MarkSent(Entry& entry) {
   }
   entry.state = State::kSent;
   // librdkafka copied the record: keep only what reports, holds and acks need.
-  entry.row.payload.reset();
-  std::string().swap(entry.row.headers_json);
-  entry.row.topic.reset();
+  // A WAL-message event keeps its body: it exists nowhere else, and a
+  // rejected one is written into the outbox table (Dispatcher::Resolve).
+  if (entry.row.in_table) {
+    entry.row.payload.reset();
+    std::string().swap(entry.row.headers_json);
+    entry.row.topic.reset();
+  }
   ++send_pos_;
   ++sent_;
 }
