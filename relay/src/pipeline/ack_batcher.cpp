@@ -1,7 +1,8 @@
 #include "pipeline/ack_batcher.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
-#include <unordered_set>
 
 #include <pqxx/except>
 
@@ -57,18 +58,21 @@ AckBatcher::Result AckBatcher::Flush(Clock::time_point now, bool force, InFlight
   retry_at_ = {};
   backoff_.Reset();
   log_.Success(now);
-  std::unordered_set<int64_t> done;
-  done.reserve(changed.size());
-  for (const RowRef& r : changed) done.insert(r.seq);
+  // The seqs the store changed, sorted: looked up once per event without a
+  // hash set's allocation per row.
+  done_.clear();
+  for (const RowRef& r : changed) done_.push_back(r.seq);
+  std::sort(done_.begin(), done_.end());
   std::vector<uint64_t> txns;
   txns.reserve(pending_.size());
-  std::vector<DeliveryToken> invisible;
+  size_t invisible = 0;  // kept at the front of pending_, which keeps its capacity
   for (DeliveryToken t : pending_) {
     InFlightWindow::Entry* e = window.Find(t);
     if (e == nullptr) continue;
-    const bool recorded = !e->row.in_table || e->behind_failure || done.count(e->row.seq) != 0;
+    const bool recorded =
+        !e->row.in_table || e->behind_failure || std::binary_search(done_.begin(), done_.end(), e->row.seq);
     if (!recorded && e->row.txn != 0 && !e->row.replayed) {
-      invisible.push_back(t);  // streamed before its commit became visible
+      pending_[invisible++] = t;  // streamed before its commit became visible
       continue;
     }
     if (!recorded) {
@@ -82,7 +86,7 @@ AckBatcher::Result AckBatcher::Flush(Clock::time_point now, bool force, InFlight
   source.Released(txns);
   stats.acked += txns.size();
   if (!txns.empty()) stats.last_ack_unix_ms = UnixMillis();
-  pending_ = std::move(invisible);
+  pending_.resize(invisible);
   if (!pending_.empty()) {
     first_ = now + std::chrono::milliseconds(1000) - interval_;  // try again in a second
     if (now - last_invisible_log_ >= std::chrono::seconds(60)) {

@@ -56,6 +56,7 @@ class AckBatcher {
   size_t batch_size_;
   std::chrono::milliseconds interval_;
   std::vector<DeliveryToken> pending_;
+  std::vector<int64_t> done_;  // Flush's scratch: the seqs the store changed
   Clock::time_point first_{};
   Clock::time_point last_invisible_log_{};
   Clock::time_point retry_at_{};  // after a failure: no attempt before

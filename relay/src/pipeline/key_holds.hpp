@@ -57,6 +57,10 @@ class KeyHolds {
   /// A new read pass starts (after a resync): heads are met again.
   void NewPass();
 
+  /// Nothing held, retried or dead-lettered: every event is admitted and no
+  /// delivery releases anything (the pipeline then skips building keys).
+  bool quiet() const { return dead_lettered_.empty() && heads_.empty() && attempts_.empty(); }
+
   /// Keys held now, for gauges.
   size_t held_keys() const;
   bool retrying(const std::string& key) const { return heads_.count(key) != 0; }
