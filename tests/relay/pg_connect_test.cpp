@@ -66,6 +66,19 @@ TEST(SessionConninfo, ZeroLeavesTheOperatingSystemsDefaults) {
   EXPECT_EQ(o.count("tcp_user_timeout"), 0u);
 }
 
+// Set in the conninfo, not the environment: sessions connect from two threads.
+TEST(SessionConninfo, NamesTheSessionAndBoundsTheConnectUnlessTheDsnDoes) {
+  PostgresConfig c = WithDsn("host=h");
+  c.connect_timeout = std::chrono::milliseconds(7000);
+  auto o = Parse(SessionConninfo(c, "acks"));
+  EXPECT_EQ(o.at("application_name"), "outbox-relay/acks");
+  EXPECT_EQ(o.at("connect_timeout"), "7");
+  o = Parse(SessionConninfo(WithDsn("host=h application_name=mine connect_timeout=2"), "acks"));
+  EXPECT_EQ(o.at("application_name"), "mine");
+  EXPECT_EQ(o.at("connect_timeout"), "2");
+  EXPECT_EQ(Parse(SessionConninfo(c)).count("application_name"), 0u);
+}
+
 TEST(SessionConninfo, AnUnparsableDsnIsAnError) {
   EXPECT_THROW(SessionConninfo(WithDsn("not a dsn = = '")), std::invalid_argument);
 }

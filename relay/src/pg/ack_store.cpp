@@ -11,13 +11,13 @@
 
 namespace outbox::relay {
 
-PgAckStore::PgAckStore(const Config& config) : config_(config) {}
+PgAckStore::PgAckStore(const Config& config, std::string role) : config_(config), role_(std::move(role)) {}
 
 PgAckStore::~PgAckStore() noexcept { Disconnect(); }
 
 void PgAckStore::Connect() {
   Disconnect();
-  auto conn = PgConnect(config_.postgres, "ack");
+  auto conn = PgConnect(config_.postgres, role_);
   sql_ = OutboxSql::Build(config_.outbox, *conn);
   conn->prepare("outbox_ack", sql_.ack);
   if (!sql_.retention.empty()) conn->prepare("outbox_retention", sql_.retention);

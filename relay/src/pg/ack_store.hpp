@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include <pqxx/connection>
 
@@ -19,7 +20,8 @@ struct Config;
 /// is simply acknowledged again.
 class PgAckStore : public AckStore {
  public:
-  explicit PgAckStore(const Config& config);
+  /// `role`: the session's name (application_name outbox-relay/<role>).
+  explicit PgAckStore(const Config& config, std::string role = "ack");
   ~PgAckStore() noexcept override;
 
   void Connect() override;
@@ -40,6 +42,7 @@ class PgAckStore : public AckStore {
   auto Guard(F&& f) -> decltype(f());
 
   const Config& config_;
+  std::string role_;
   std::unique_ptr<pqxx::connection> conn_;
   OutboxSql sql_;
   std::unique_ptr<DeadLetterStore> dead_letter_;

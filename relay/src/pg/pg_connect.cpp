@@ -25,7 +25,7 @@ std::string Quote(const std::string& v) {
 
 }  // namespace
 
-std::string SessionConninfo(const PostgresConfig& config) {
+std::string SessionConninfo(const PostgresConfig& config, const std::string& role) {
   char* error = nullptr;
   std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> parsed(PQconninfoParse(config.dsn.c_str(), &error),
                                                                         PQconninfoFree);
@@ -38,6 +38,10 @@ std::string SessionConninfo(const PostgresConfig& config) {
   for (const PQconninfoOption* o = parsed.get(); o->keyword != nullptr; ++o) {
     if (o->val != nullptr) options[o->keyword] = o->val;
   }
+  // Defaults the DSN may set itself (then it wins). Not through the
+  // environment: the acknowledging thread connects while the pipeline may.
+  options.emplace("connect_timeout", std::to_string(std::max<long>(1, config.connect_timeout.count() / 1000)));
+  if (!role.empty()) options.emplace("application_name", "outbox-relay/" + role);
   const long ms = config.tcp_user_timeout.count();
   if (ms > 0) {
     // A dead peer is noticed by the keepalives when the session is idle, and by
@@ -55,11 +59,7 @@ std::string SessionConninfo(const PostgresConfig& config) {
 }
 
 std::unique_ptr<pqxx::connection> PgConnect(const PostgresConfig& config, const std::string& role, bool bounded) {
-  // libpq takes defaults for parameters the DSN leaves out from these variables;
-  // the DSN (URI or key=value) may set them itself, and then it wins.
-  setenv("PGCONNECT_TIMEOUT", std::to_string(std::max<long>(1, config.connect_timeout.count() / 1000)).c_str(), 0);
-  setenv("PGAPPNAME", ("outbox-relay/" + role).c_str(), 1);
-  auto conn = std::make_unique<pqxx::connection>(SessionConninfo(config));
+  auto conn = std::make_unique<pqxx::connection>(SessionConninfo(config, role));
   pqxx::nontransaction tx(*conn);
   tx.exec("SET TIME ZONE 'UTC'");
   if (const long ms = config.tcp_user_timeout.count(); ms > 0) {

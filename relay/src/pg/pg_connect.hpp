@@ -12,9 +12,11 @@ struct PostgresConfig;
 /// The DSN as a libpq key=value string with the relay's session defaults added
 /// where the DSN leaves them out: keepalives and tcp_user_timeout derived from
 /// postgres.tcp_user_timeout_ms, so a half-open socket fails in bounded time
-/// instead of blocking a read forever. Throws std::invalid_argument when libpq
-/// cannot parse the DSN.
-std::string SessionConninfo(const PostgresConfig& config);
+/// instead of blocking a read forever, connect_timeout from
+/// postgres.connect_timeout_ms, and application_name "outbox-relay/<role>"
+/// when `role` is given. Throws std::invalid_argument when libpq cannot parse
+/// the DSN.
+std::string SessionConninfo(const PostgresConfig& config, const std::string& role = "");
 
 /// Opens a connection for `role` (shown as application_name "outbox-relay/<role>")
 /// with TimeZone=UTC, the SessionConninfo defaults and, when `bounded` is set,

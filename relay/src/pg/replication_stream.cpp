@@ -43,7 +43,7 @@ ReplicationStream::Position ReplicationStream::Start() {
   decoder_ = PgOutputDecoder();
   const std::string timeout = std::to_string(std::max<long>(1, config_.postgres.connect_timeout.count() / 1000));
   const char* keys[] = {"dbname", "replication", "options", "application_name", "connect_timeout", nullptr};
-  const std::string conninfo = SessionConninfo(config_.postgres);
+  const std::string conninfo = SessionConninfo(config_.postgres, "stream");
   const char* values[] = {conninfo.c_str(),    "database",      "-c TimeZone=UTC -c DateStyle=ISO",
                           "outbox-relay/tail", timeout.c_str(), nullptr};
   conn_.reset(PQconnectdbParams(keys, values, /*expand_dbname=*/1));

@@ -25,32 +25,80 @@ void AckBatcher::Add(DeliveryToken token, Clock::time_point now) {
   pending_.push_back(token);
 }
 
-AckBatcher::Result AckBatcher::Flush(Clock::time_point now, bool force, InFlightWindow& window, AckStore& store,
-                                     Source& source, RelayStats& stats) {
-  if (pending_.empty()) return Result::kDone;
-  if (!store.connected() || now < retry_at_) return Result::kStoreDown;
-  if (!force && pending_.size() < batch_size_ && now < due()) return Result::kDone;
+void AckBatcher::UseWorker(std::unique_ptr<AckWorker> worker) { worker_ = std::move(worker); }
+
+Clock::time_point AckBatcher::due() const {
+  // A batch under way ends with its outcome (EventFd), not at a time.
+  if (!in_flight_.empty()) return Clock::time_point::max();
+  return std::max(first_ + interval_, retry_at_);
+}
+
+int AckBatcher::EventFd() const { return worker_ && worker_->busy() ? worker_->EventFd() : -1; }
+
+std::vector<RowRef> AckBatcher::Rows(const std::vector<DeliveryToken>& tokens, InFlightWindow& window) {
   std::vector<RowRef> rows;  // WAL-message events (tail mode) have no row
-  rows.reserve(pending_.size());
-  for (DeliveryToken t : pending_) {
+  rows.reserve(tokens.size());
+  for (DeliveryToken t : tokens) {
     const InFlightWindow::Entry* e = window.Find(t);
     if (e != nullptr && e->row.in_table && !e->behind_failure) rows.push_back(RowRef{e->row.seq, e->row.table_oid});
   }
-  std::vector<RowRef> changed;
-  try {
-    if (!rows.empty()) changed = store.Ack(rows);
-  } catch (const pqxx::broken_connection& e) {
-    // The Connector reconnects (with its own backoff).
-    log_.Failure(now, spdlog::level::warn, PgFailureReason(e),
-                 "postgres: ack connection lost (" + OneLine(e.what()) + "); " + std::to_string(pending_.size()) +
-                     " confirmed events wait to be acknowledged");
-    store.Disconnect();
-    return Result::kStoreDown;
-  } catch (const std::exception& e) {
+  return rows;
+}
+
+AckBatcher::Result AckBatcher::Flush(Clock::time_point now, bool force, InFlightWindow& window, AckStore& store,
+                                     Source& source, RelayStats& stats) {
+  if (worker_ == nullptr) {
+    if (pending_.empty()) return Result::kDone;
+    if (!store.connected() || now < retry_at_) return Result::kStoreDown;
+    if (!force && pending_.size() < batch_size_ && now < due()) return Result::kDone;
+    const std::vector<RowRef> rows = Rows(pending_, window);
+    AckWorker::Outcome out;
+    try {
+      if (!rows.empty()) out.changed = store.Ack(rows);
+    } catch (const pqxx::broken_connection& e) {
+      out = AckWorker::Outcome{AckWorker::Outcome::Status::kBroken, {}, OneLine(e.what()), PgFailureReason(e)};
+      store.Disconnect();  // the Connector reconnects (with its own backoff)
+    } catch (const std::exception& e) {
+      out = AckWorker::Outcome{AckWorker::Outcome::Status::kFailed, {}, OneLine(e.what()), PgFailureReason(e)};
+    }
+    in_flight_.swap(pending_);
+    return Complete(now, out, window, source, stats);
+  }
+  // Off the pipeline thread: one batch under way at a time; forced, wait for it.
+  if (worker_->busy()) {
+    std::optional<AckWorker::Outcome> out = force ? worker_->Take() : worker_->TryTake();
+    if (!out) return Result::kDone;  // still under way
+    const Result r = Complete(now, *out, window, source, stats);
+    if (r == Result::kStoreDown) return r;
+  }
+  if (pending_.empty()) return Result::kDone;
+  if (now < retry_at_) return Result::kStoreDown;
+  if (!force && pending_.size() < batch_size_ && now < due()) return Result::kDone;
+  in_flight_.swap(pending_);
+  pending_.clear();
+  worker_->Submit(Rows(in_flight_, window));
+  if (!force) return Result::kDone;
+  return Complete(now, worker_->Take(), window, source, stats);
+}
+
+AckBatcher::Result AckBatcher::Complete(Clock::time_point now, const AckWorker::Outcome& out, InFlightWindow& window,
+                                        Source& source, RelayStats& stats) {
+  if (out.status != AckWorker::Outcome::Status::kOk) {
+    // The batch waits, ahead of what was added since, for the next attempt.
+    in_flight_.insert(in_flight_.end(), pending_.begin(), pending_.end());
+    pending_.swap(in_flight_);
+    in_flight_.clear();
+    if (out.status == AckWorker::Outcome::Status::kBroken) {
+      if (worker_ != nullptr) retry_at_ = now + backoff_.Next();  // its session connects again with the next batch
+      log_.Failure(now, spdlog::level::warn, out.reason,
+                   "postgres: ack connection lost (" + out.error + "); " + std::to_string(pending_.size()) +
+                       " confirmed events wait to be acknowledged");
+      return Result::kStoreDown;
+    }
     const std::chrono::milliseconds delay = backoff_.Next();
     retry_at_ = now + delay;
-    log_.Failure(now, spdlog::level::err, PgFailureReason(e),
-                 "postgres: acknowledging " + std::to_string(pending_.size()) + " events failed: " + OneLine(e.what()) +
+    log_.Failure(now, spdlog::level::err, out.reason,
+                 "postgres: acknowledging " + std::to_string(pending_.size()) + " events failed: " + out.error +
                      "; retrying with backoff (next in " + std::to_string(delay.count()) +
                      " ms, at most postgres.reconnect_backoff_max_ms)");
     return Result::kStoreDown;
@@ -61,18 +109,18 @@ AckBatcher::Result AckBatcher::Flush(Clock::time_point now, bool force, InFlight
   // The seqs the store changed, sorted: looked up once per event without a
   // hash set's allocation per row.
   done_.clear();
-  for (const RowRef& r : changed) done_.push_back(r.seq);
+  for (const RowRef& r : out.changed) done_.push_back(r.seq);
   std::sort(done_.begin(), done_.end());
   std::vector<uint64_t> txns;
-  txns.reserve(pending_.size());
-  size_t invisible = 0;  // kept at the front of pending_, which keeps its capacity
-  for (DeliveryToken t : pending_) {
+  txns.reserve(in_flight_.size());
+  std::vector<DeliveryToken> invisible;
+  for (DeliveryToken t : in_flight_) {
     InFlightWindow::Entry* e = window.Find(t);
     if (e == nullptr) continue;
     const bool recorded =
         !e->row.in_table || e->behind_failure || std::binary_search(done_.begin(), done_.end(), e->row.seq);
     if (!recorded && e->row.txn != 0 && !e->row.replayed) {
-      pending_[invisible++] = t;  // streamed before its commit became visible
+      invisible.push_back(t);  // streamed before its commit became visible
       continue;
     }
     if (!recorded) {
@@ -83,25 +131,29 @@ AckBatcher::Result AckBatcher::Flush(Clock::time_point now, bool force, InFlight
     if (!e->behind_failure) txns.push_back(e->row.txn);
     window.Release(*e);
   }
+  in_flight_.clear();
   source.Released(txns);
   stats.acked += txns.size();
   if (!txns.empty()) stats.last_ack_unix_ms = UnixMillis();
-  pending_.resize(invisible);
-  if (!pending_.empty()) {
-    first_ = now + std::chrono::milliseconds(1000) - interval_;  // try again in a second
-    if (now - last_invisible_log_ >= std::chrono::seconds(60)) {
-      last_invisible_log_ = now;
-      spdlog::warn(
-          "postgres: {} published events are not visible in the outbox yet (their commit waits, e.g. for a "
-          "synchronous standby); acknowledging them again every second, their LSN unconfirmed",
-          pending_.size());
-    }
-    return Result::kInvisible;
+  if (invisible.empty()) return Result::kDone;
+  pending_.insert(pending_.begin(), invisible.begin(), invisible.end());
+  first_ = now + std::chrono::milliseconds(1000) - interval_;  // try again in a second
+  if (now - last_invisible_log_ >= std::chrono::seconds(60)) {
+    last_invisible_log_ = now;
+    spdlog::warn(
+        "postgres: {} published events are not visible in the outbox yet (their commit waits, e.g. for a "
+        "synchronous standby); acknowledging them again every second, their LSN unconfirmed",
+        invisible.size());
   }
-  return Result::kDone;
+  return Result::kInvisible;
 }
 
 void AckBatcher::Abandon(InFlightWindow& window) {
+  if (worker_ != nullptr && worker_->busy()) worker_->Take();  // its rows are read again and acknowledged then
+  for (DeliveryToken t : in_flight_) {
+    if (InFlightWindow::Entry* e = window.Find(t)) window.Release(*e);
+  }
+  in_flight_.clear();
   for (DeliveryToken t : pending_) {
     if (InFlightWindow::Entry* e = window.Find(t)) window.Release(*e);
   }

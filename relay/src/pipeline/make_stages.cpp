@@ -17,6 +17,7 @@ Stages MakeStages(const Config& config) {
   }
   s.publisher = std::make_unique<KafkaPublisher>(config.kafka);
   s.ack_store = std::make_unique<PgAckStore>(config);
+  s.ack_session = std::make_unique<PgAckStore>(config, "acks");
   return s;
 }
 

@@ -38,6 +38,7 @@ Relay::Relay(Config config, const StageFactory& factory)
       resync_log_("resync", &stats_.retries) {
   if (pipe2(stop_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   resync_log_.QuietRecovery();  // the cause's own loop says when it recovered
+  if (stages_.ack_session) acks_pending_.UseWorker(std::make_unique<AckWorker>(std::move(stages_.ack_session)));
 }
 
 Relay::~Relay() noexcept {
@@ -256,11 +257,12 @@ void Relay::Wait(Clock::time_point now) {
   if (!source_.connected() || !acks_.connected()) deadline = std::min(deadline, connector_.retry_at());
   const auto timeout = std::max<int64_t>(0, std::chrono::duration_cast<milliseconds>(deadline - now).count());
 
-  std::vector<pollfd> fds = {{stop_pipe_[0], POLLIN, 0}, {publisher_.EventFd(), POLLIN, 0}};
+  std::vector<pollfd> fds = {
+      {stop_pipe_[0], POLLIN, 0}, {publisher_.EventFd(), POLLIN, 0}, {acks_pending_.EventFd(), POLLIN, 0}};
   for (int fd : source_.WaitFds(can_read)) fds.push_back({fd, POLLIN, 0});
   const int n = ::poll(fds.data(), fds.size(), static_cast<int>(timeout));  // negative fds are ignored
   bool source_ready = false;
-  for (size_t i = 2; n > 0 && i < fds.size(); ++i) {
+  for (size_t i = 3; n > 0 && i < fds.size(); ++i) {
     source_ready |= fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) != 0;
   }
   if (source_ready) ApplySignals(source_.TakeSignals(/*socket_ready=*/true));

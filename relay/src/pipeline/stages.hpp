@@ -171,6 +171,10 @@ struct Stages {
   std::unique_ptr<Source> source;
   std::unique_ptr<Publisher> publisher;
   std::unique_ptr<AckStore> ack_store;
+  /// A second store (its own session) that acknowledges on a thread of its
+  /// own, overlapping the pipeline's work; nullptr: ack_store acknowledges on
+  /// the pipeline thread (the unit tests' fakes).
+  std::unique_ptr<AckStore> ack_session;
 };
 
 }  // namespace outbox::relay
