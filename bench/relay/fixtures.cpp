@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <chrono>
 #include <cstdio>
@@ -70,10 +71,11 @@ std::string Payload(long n) {
 
 std::string AggregateId(long n) { return "order-" + std::to_string(n % kAggregates); }
 
-double Prefill(pqxx::connection_base& conn, const std::string& schema, long n) {
+double Prefill(pqxx::connection_base& conn, const std::string& schema, long n, long per_tx) {
   const std::string table = sdk::QuoteIdentifier(schema) + ".outbox";
   const double start = Now();
-  {
+  if (per_tx <= 0 || per_tx > n) per_tx = n;
+  for (long first = 1; first <= n; first += per_tx) {
     pqxx::work tx(conn);
     // Same shape as Payload(n): rpad to 254 characters, then '"}'.
     tx.exec0("INSERT INTO " + table +
@@ -85,8 +87,8 @@ double Prefill(pqxx::connection_base& conn, const std::string& schema, long n) {
              " || '\"}', 'UTF8'), jsonb_build_object('traceparent', " +
              tx.quote(kTraceparent) +
              ") "
-             "FROM generate_series(1, " +
-             std::to_string(n) + ") AS g");
+             "FROM generate_series(" +
+             std::to_string(first) + ", " + std::to_string(std::min(n, first + per_tx - 1)) + ") AS g");
     tx.commit();
   }
   const double took = Now() - start;

@@ -26,10 +26,11 @@ void CreateTopic(const std::string& brokers, const std::string& topic);
 /// Drops `schema` if present and creates the outbox tables in it (sdk::Migrate).
 void FreshSchema(pqxx::connection_base& conn, const std::string& schema);
 
-/// Inserts `n` events with one INSERT ... SELECT generate_series (seq from the
-/// column default), 256-byte JSON payloads over kAggregates aggregates, then
-/// VACUUM ANALYZE. Returns the seconds the INSERT took.
-double Prefill(pqxx::connection_base& conn, const std::string& schema, long n);
+/// Inserts `n` events with INSERT ... SELECT generate_series (seq from the
+/// column default), 256-byte JSON payloads over kAggregates aggregates, in
+/// transactions of `per_tx` events (0: one transaction), then VACUUM ANALYZE.
+/// Returns the seconds the INSERTs took.
+double Prefill(pqxx::connection_base& conn, const std::string& schema, long n, long per_tx = 0);
 
 /// The 256-byte JSON payload of event number `n` (same shape as Prefill's).
 std::string Payload(long n);

@@ -3,13 +3,13 @@
 // the last acknowledgement (the outbox is empty).
 //
 //   relay-drain-bench --dsn DSN --brokers HOST:PORT --relay PATH --events N
-//                     [--mode poll|tail] [--stream 1] [--json FILE] [--perf FILE]
+//                     [--mode poll|tail] [--stream 1] [--per-tx N] [--json FILE] [--perf FILE]
 //                     [--pg-pid PID] [--kafka-pid PID]
 //
 // --mode tail runs the relay in tail mode. With --stream 1 the relay starts
-// first and the backlog (one INSERT, so one transaction of N events) is written
-// once it streams from its slot: the events come from the WAL, not from the
-// catch-up's poll of the table.
+// first and the backlog (one transaction of N events, or of --per-tx events
+// each) is written once it streams from its slot: the events come from the
+// WAL, not from the catch-up's poll of the table.
 //
 // Figures: events/s over the whole drain and after the first ack, the relay's
 // CPU seconds (user + system, all threads, from /proc) and peak RSS (VmHWM),
@@ -42,6 +42,7 @@ int Run(const Flags& flags) {
   if (mode != "poll" && mode != "tail") throw std::runtime_error("--mode: poll or tail");
   const bool stream = flags.Int("stream") != 0;
   if (stream && mode != "tail") throw std::runtime_error("--stream 1 needs --mode tail");
+  const long per_tx = flags.Int("per-tx");
   const std::string slot = mode == "tail" ? schema : "";
 
   pqxx::connection conn(dsn);
@@ -72,7 +73,7 @@ int Run(const Flags& flags) {
   double start = Now();
   if (stream) {
     // Timed from the backlog's commit: the events reach the slot only then.
-    prefill_s = Prefill(conn, schema, events);
+    prefill_s = Prefill(conn, schema, events, per_tx);
     start = Now();
   }
   std::unique_ptr<RelayProcess> started =
@@ -119,6 +120,7 @@ int Run(const Flags& flags) {
       {"kind", "drain"},
       {"source_mode", mode},
       {"streamed", stream},
+      {"events_per_tx", stream && per_tx > 0 && per_tx < events ? per_tx : events},
       {"events", events},
       {"load_avg_1m_at_start", load},
       {"prefill_seconds", prefill_s},
@@ -133,11 +135,14 @@ int Run(const Flags& flags) {
       {"kafka_cpu_s", kafka_cpu},
       {"relay_exit", rc},
       {"profiled", perf != nullptr}};
+  const std::string how = !stream                         ? ""
+                          : per_tx > 0 && per_tx < events ? ", streamed, " + std::to_string(per_tx) + " per transaction"
+                                                          : ", streamed, one transaction";
   std::printf(
       "drain %8ld events (%s%s): %6.2f s  %9.0f events/s  relay cpu %.2f s (%.1f us/event)  peak rss %.1f MB  "
       "pg cpu %.2f s  kafka cpu %.2f s  load %.2f\n",
-      events, mode.c_str(), stream ? ", streamed, one transaction" : "", secs, events / secs, cpu, cpu * 1e6 / events,
-      hwm / 1024.0, pg_cpu, kafka_cpu, load);
+      events, mode.c_str(), how.c_str(), secs, events / secs, cpu, cpu * 1e6 / events, hwm / 1024.0, pg_cpu, kafka_cpu,
+      load);
   if (flags.Str("json") != "-") AppendJsonLine(flags.Str("json"), j);
   if (rc != 0) std::fprintf(stderr, "relay-drain-bench: the relay exited %d after SIGTERM, expected 0\n", rc);
   return rc == 0 ? 0 : 1;
@@ -152,6 +157,7 @@ int main(int argc, char** argv) {
                                     {"events", "100000"},
                                     {"mode", "poll"},
                                     {"stream", "0"},
+                                    {"per-tx", "0"},
                                     {"json", "-"},
                                     {"perf", "-"},
                                     {"pg-pid", "0"},

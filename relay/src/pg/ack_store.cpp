@@ -1,5 +1,6 @@
 #include "pg/ack_store.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include <pqxx/except>
@@ -20,6 +21,7 @@ void PgAckStore::Connect() {
   auto conn = PgConnect(config_.postgres, role_);
   sql_ = OutboxSql::Build(config_.outbox, *conn);
   conn->prepare("outbox_ack", sql_.ack);
+  conn->prepare("outbox_ack_range", sql_.ack_range);
   if (!sql_.retention.empty()) conn->prepare("outbox_retention", sql_.retention);
   conn_ = std::move(conn);
   dead_letter_ = std::make_unique<DeadLetterStore>(config_.outbox, sql_);
@@ -53,10 +55,16 @@ std::vector<RowRef> PgAckStore::Ack(const std::vector<RowRef>& rows) {
     std::map<uint32_t, std::vector<int64_t>> by_table;
     for (const RowRef& r : rows) by_table[r.table_oid].push_back(r.seq);
     pqxx::nontransaction tx(*conn_);
-    for (const auto& [oid, seqs] : by_table) {
-      for (const auto& r : tx.exec_prepared("outbox_ack", BigintArray(seqs), static_cast<int64_t>(oid))) {
-        changed.push_back(RowRef{r[0].as<int64_t>(), oid});
-      }
+    for (auto& [oid, seqs] : by_table) {
+      // Contiguous seqs (the usual batch: rows read in seq order from a
+      // sequence without holes) are exactly the range's rows.
+      std::sort(seqs.begin(), seqs.end());
+      seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+      const bool contiguous = seqs.back() - seqs.front() + 1 == static_cast<int64_t>(seqs.size());
+      const pqxx::result result =
+          contiguous ? tx.exec_prepared("outbox_ack_range", seqs.front(), seqs.back(), static_cast<int64_t>(oid))
+                     : tx.exec_prepared("outbox_ack", BigintArray(seqs), static_cast<int64_t>(oid));
+      for (const auto& r : result) changed.push_back(RowRef{r[0].as<int64_t>(), oid});
     }
     return changed;
   });

@@ -77,10 +77,14 @@ void BuildWrites(const OutboxConfig& config, const std::string& attempts, Outbox
   const std::string& s = sql.seq;
   if (config.cleanup == Cleanup::kDelete) {
     sql.ack = "DELETE FROM " + sql.table + " WHERE " + s + " = ANY($1::bigint[]) AND tableoid = $2::oid RETURNING " + s;
+    sql.ack_range =
+        "DELETE FROM " + sql.table + " WHERE " + s + " BETWEEN $1 AND $2 AND tableoid = $3::oid RETURNING " + s;
   } else {
     const std::string pub = QuoteColumn(c.published_at, "published_at");
     sql.ack = "UPDATE " + sql.table + " SET " + pub + " = now() WHERE " + s + " = ANY($1::bigint[]) AND " + pub +
               " IS NULL AND tableoid = $2::oid RETURNING " + s;
+    sql.ack_range = "UPDATE " + sql.table + " SET " + pub + " = now() WHERE " + s + " BETWEEN $1 AND $2 AND " + pub +
+                    " IS NULL AND tableoid = $3::oid RETURNING " + s;
     sql.retention = "DELETE FROM " + sql.table + " WHERE " + s + " IN (SELECT " + s + " FROM " + sql.table + " WHERE " +
                     pub + " < now() - make_interval(secs => $1) LIMIT $2)";
   }

@@ -35,6 +35,9 @@ struct OutboxSql {
   /// $1 seqs (bigint[]), $2 table oid: delete them, or set published_at
   /// (cleanup = "mark"); returns the seq of each row it changed.
   std::string ack;
+  /// The same for the seqs $1 to $2 (bigint), $3 table oid: one index range
+  /// scan instead of a probe per row, used when a batch's seqs are contiguous.
+  std::string ack_range;
   /// cleanup = "mark": $1 retention seconds, $2 limit. Empty in delete mode.
   std::string retention;
   /// $1 seqs (bigint[]): those still unacknowledged.
