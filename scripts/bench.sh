@@ -12,7 +12,10 @@
 # BUILD_DIR (build-bench), OUTBOX_BENCH_SOURCE (the source tree to build; the
 # repository by default), OUTBOX_BENCH_SOURCE_COMMIT (the commit that tree
 # holds, recorded in results.json when it is not a git checkout),
-# OUTBOX_BENCH_MODES (source modes of the latency runs: "poll tail").
+# OUTBOX_BENCH_MODES (source modes of the latency runs: "poll tail"),
+# OUTBOX_BENCH_RUNS (runs of each drain and ceiling: 5, --quick 3; tables give
+# the median and min-max), OUTBOX_BENCH_10M (1: add one 10M-event poll drain
+# to the full run, bounded by --timeout 1800).
 source "$(dirname "$0")/common.sh"
 
 quick=0 profile=1 only="" report_only=0
@@ -34,9 +37,9 @@ build_dir=${BUILD_DIR:-$OUTBOX_ROOT/build-bench}
 results=$OUTBOX_ROOT/bench/results
 work=$OUTBOX_RUN_DIR/bench-$pg_port
 if ((quick)); then
-  sizes=(10000 100000); lat_seconds=4; lat_warmup=1
+  sizes=(10000 100000); lat_seconds=4; lat_warmup=1; runs=${OUTBOX_BENCH_RUNS:-3}
 else
-  sizes=(10000 100000 1000000); lat_seconds=15; lat_warmup=2
+  sizes=(10000 100000 1000000); lat_seconds=15; lat_warmup=2; runs=${OUTBOX_BENCH_RUNS:-5}
 fi
 rates=(1000 5000 20000)
 
@@ -90,13 +93,30 @@ fi
 "$bin/kafka-ceiling-bench" --brokers "$brokers" --events 1000 >/dev/null
 
 if [[ $only != latency ]]; then
-log "drain and ceilings: ${sizes[*]} events"
+log "drain and ceilings: ${sizes[*]} events, $runs runs each"
+drain=("$bin/relay-drain-bench" --dsn "$dsn" --brokers "$brokers" --relay "$relay" --json "$lines"
+  --pg-pid "$pg_pid" --kafka-pid "$kafka_pid" --work-dir "$work")
 for n in "${sizes[@]}"; do
-  "$bin/kafka-ceiling-bench" --brokers "$brokers" --events "$n" --json "$lines"
-  "$bin/pg-ceiling-bench" --dsn "$dsn" --events "$n" --json "$lines"
-  "$bin/relay-drain-bench" --dsn "$dsn" --brokers "$brokers" --relay "$relay" --events "$n" --json "$lines" \
-    --pg-pid "$pg_pid" --kafka-pid "$kafka_pid" --work-dir "$work"
+  # Interleaved, so a noisy minute spreads over all three figures.
+  for ((run = 1; run <= runs; run++)); do
+    "$bin/kafka-ceiling-bench" --brokers "$brokers" --events "$n" --json "$lines"
+    "$bin/pg-ceiling-bench" --dsn "$dsn" --events "$n" --json "$lines"
+    "${drain[@]}" --events "$n"
+  done
+  # The Postgres ceiling with the seq-list acknowledgement only (before range deletes).
+  "$bin/pg-ceiling-bench" --dsn "$dsn" --events "$n" --ack any --json "$lines"
 done
+log "tail-mode drains of 100k events streamed from the WAL: 100 per transaction, and one transaction"
+for ((run = 1; run <= runs; run++)); do
+  "${drain[@]}" --events 100000 --mode tail --stream 1 --per-tx 100
+  "${drain[@]}" --events 100000 --mode tail --stream 1
+done
+if ((quick == 0)) && [[ ${OUTBOX_BENCH_10M:-0} == 1 ]]; then
+  log "one 10M-event poll drain (cost per event from 10k to 10M)"
+  "$bin/kafka-ceiling-bench" --brokers "$brokers" --events 10000000 --json "$lines"
+  "$bin/pg-ceiling-bench" --dsn "$dsn" --events 10000000 --json "$lines"
+  "${drain[@]}" --events 10000000 --timeout 1800
+fi
 
 if ((profile)); then
   log "profiling a 100k drain (perf record, cpu-clock, dwarf call graphs)"
@@ -174,24 +194,49 @@ machine=$(jq -n \
     note: "Postgres, Kafka, the relay and the benchmark share this machine with other workloads"}')
 jq -s --argjson machine "$machine" '
   def by(k): map(select(.kind == k));
+  def median: sort | if length == 0 then null
+    elif length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+  def runs(f): map(f) | {median: median, min: min, max: max};
   {machine: $machine,
    drain: (by("drain") | map(select(.profiled | not))),
    kafka_ceiling: by("kafka_ceiling"),
    pg_ceiling: by("pg_ceiling"),
+   pg_ceiling_any: by("pg_ceiling_any"),
    latency: by("latency")}
-  | .summary = [.drain[] as $d
-      | (.kafka_ceiling[] | select(.events == $d.events) | .events_per_s) as $k
-      | (.pg_ceiling[] | select(.events == $d.events) | .events_per_s) as $p
-      | {events: $d.events, relay_events_per_s: $d.events_per_s, kafka_ceiling_events_per_s: $k,
-         pg_ceiling_events_per_s: $p, relay_over_ceiling: ($d.events_per_s / ([$k, $p] | min)),
-         relay_cpu_us_per_event: $d.relay_cpu_us_per_event, relay_peak_rss_mb: $d.relay_peak_rss_mb,
-         load_avg_1m_at_start: $d.load_avg_1m_at_start}]' "$lines" >"$results/results.json"
+  | . as $all
+  | .summary = [$all.drain | map(select((.source_mode // "poll") == "poll")) | group_by(.events)[]
+      | .[0].events as $n
+      | runs(.events_per_s) as $r
+      | ($all.kafka_ceiling | map(select(.events == $n)) | runs(.events_per_s).median) as $k
+      | ($all.pg_ceiling | map(select(.events == $n)) | runs(.events_per_s).median) as $p
+      | ($all.pg_ceiling_any | map(select(.events == $n)) | runs(.events_per_s).median) as $pa
+      | {events: $n, runs: length,
+         relay_events_per_s: $r.median, relay_events_per_s_min: $r.min, relay_events_per_s_max: $r.max,
+         kafka_ceiling_events_per_s: $k, pg_ceiling_events_per_s: $p, pg_ceiling_seq_list_events_per_s: $pa,
+         relay_over_ceiling: (if $k and $p then $r.median / ([$k, $p] | min) else null end),
+         binding: (if $k and $p then (if $k < $p then "kafka" else "postgres" end) else null end),
+         relay_cpu_us_per_event: runs(.relay_cpu_us_per_event).median,
+         relay_cpu_us_per_event_min: runs(.relay_cpu_us_per_event).min,
+         relay_cpu_us_per_event_max: runs(.relay_cpu_us_per_event).max,
+         relay_peak_rss_mb: runs(.relay_peak_rss_mb).max,
+         load_avg_1m_at_start: runs(.load_avg_1m_at_start).median}]
+  | .tail_summary = [$all.drain | map(select(.source_mode == "tail")) | group_by([.events, .streamed, .events_per_tx])[]
+      | runs(.events_per_s) as $r
+      | {events: .[0].events, streamed: .[0].streamed, events_per_tx: .[0].events_per_tx, runs: length,
+         relay_events_per_s: $r.median, relay_events_per_s_min: $r.min, relay_events_per_s_max: $r.max,
+         relay_cpu_us_per_event: runs(.relay_cpu_us_per_event).median,
+         relay_peak_rss_mb: runs(.relay_peak_rss_mb).max}]' "$lines" >"$results/results.json"
 
 # Tables (markdown) and plot data.
 jq -r '
-  "| backlog | relay events/s | Kafka ceiling | Postgres ceiling | relay / min | relay CPU µs/event | peak RSS MB | load |",
-  "|---:|---:|---:|---:|---:|---:|---:|---:|",
-  (.summary[] | "| \(.events) | \(.relay_events_per_s|floor) | \(.kafka_ceiling_events_per_s|floor) | \(.pg_ceiling_events_per_s|floor) | \(.relay_over_ceiling*100|floor/100) | \(.relay_cpu_us_per_event*10|floor/10) | \(.relay_peak_rss_mb*10|floor/10) | \(.load_avg_1m_at_start) |"),
+  def n: if . == null then "–" else floor end;
+  "| backlog | runs | relay events/s, median (min–max) | Kafka ceiling | Postgres ceiling (seq list only) | relay / min | binds | relay CPU µs/event, median (min–max) | peak RSS MB | load |",
+  "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+  (.summary[] | "| \(.events) | \(.runs) | \(.relay_events_per_s|n) (\(.relay_events_per_s_min|n)–\(.relay_events_per_s_max|n)) | \(.kafka_ceiling_events_per_s|n) | \(.pg_ceiling_events_per_s|n) (\(.pg_ceiling_seq_list_events_per_s|n)) | \(if .relay_over_ceiling then .relay_over_ceiling*100|floor/100 else "–" end) | \(.binding // "–") | \(.relay_cpu_us_per_event*10|floor/10) (\(.relay_cpu_us_per_event_min*10|floor/10)–\(.relay_cpu_us_per_event_max*10|floor/10)) | \(.relay_peak_rss_mb*10|floor/10) | \(.load_avg_1m_at_start) |"),
+  "",
+  "| tail-mode drain | runs | relay events/s, median (min–max) | relay CPU µs/event | peak RSS MB |",
+  "|---|---:|---:|---:|---:|",
+  (.tail_summary[] | "| \(.events) events, \(if .streamed then "streamed, \(if .events_per_tx == .events then "one transaction" else "\(.events_per_tx) per transaction" end)" else "caught up" end) | \(.runs) | \(.relay_events_per_s|n) (\(.relay_events_per_s_min|n)–\(.relay_events_per_s_max|n)) | \(.relay_cpu_us_per_event*10|floor/10) | \(.relay_peak_rss_mb*10|floor/10) |"),
   "",
   "| mode | offered events/s | events/tx | achieved events/s | p50 ms | p99 ms | p99.9 ms | relay histogram p50 / p99 ms | missing | load |",
   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
