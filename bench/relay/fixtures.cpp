@@ -62,6 +62,15 @@ void FreshSchema(pqxx::connection_base& conn, const std::string& schema) {
   sdk::Migrate(conn, schema);
 }
 
+void DropBenchSchema(pqxx::connection_base& conn, const std::string& schema, const std::string& slot) {
+  pqxx::nontransaction tx(conn);
+  tx.exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+  if (!slot.empty()) {
+    tx.exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = " + tx.quote(slot));
+    tx.exec("DROP PUBLICATION IF EXISTS " + slot);
+  }
+}
+
 std::string Payload(long n) {
   std::string s =
       "{\"n\":" + std::to_string(n) + ",\"customer\":\"customer-" + std::to_string(n % 1000) + "\",\"pad\":\"";

@@ -26,6 +26,10 @@ void CreateTopic(const std::string& brokers, const std::string& topic);
 /// Drops `schema` if present and creates the outbox tables in it (sdk::Migrate).
 void FreshSchema(pqxx::connection_base& conn, const std::string& schema);
 
+/// Drops a run's schema and, for a tail-mode run (`slot` not empty), its
+/// replication slot and publication (both named `slot`).
+void DropBenchSchema(pqxx::connection_base& conn, const std::string& schema, const std::string& slot);
+
 /// Inserts `n` events with INSERT ... SELECT generate_series (seq from the
 /// column default), 256-byte JSON payloads over kAggregates aggregates, in
 /// transactions of `per_tx` events (0: one transaction), then VACUUM ANALYZE.

@@ -107,15 +107,7 @@ int Run(const Flags& flags) {
   const double kafka_cpu = kafka_pid > 0 ? ProcessCpuSeconds(kafka_pid) - kafka_cpu0 : -1;
   if (perf) perf->Stop();
   const int rc = relay.Stop();
-  {
-    pqxx::nontransaction tx(conn);
-    tx.exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
-    if (!slot.empty()) {
-      tx.exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = " +
-              tx.quote(slot));
-      tx.exec("DROP PUBLICATION IF EXISTS " + slot);
-    }
-  }
+  DropBenchSchema(conn, schema, slot);
   if (done < 0) throw std::runtime_error("the relay did not drain the backlog (exit " + std::to_string(rc) + ")");
 
   const double secs = done - start;

@@ -255,13 +255,7 @@ int Run(const Flags& flags) {
   const double achieved = in_window / (window_us / 1e6);
   {
     pqxx::connection conn(dsn);
-    pqxx::nontransaction tx(conn);
-    tx.exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
-    if (!slot.empty()) {
-      tx.exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = " +
-              tx.quote(slot));
-      tx.exec("DROP PUBLICATION IF EXISTS " + slot);
-    }
+    DropBenchSchema(conn, schema, slot);
   }
   nlohmann::json j = {{"kind", "latency"},
                       {"source_mode", mode},
