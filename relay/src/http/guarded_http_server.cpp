@@ -269,7 +269,11 @@ GuardedHttpServer::~GuardedHttpServer() = default;
 
 void GuardedHttpServer::WidenListenBacklog() {
   // listen() again on a listening socket only changes its backlog (Linux).
-  if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, static_cast<int>(state_->limits.max_connections) * 2);
+  // The kernel's largest: a burst of connections (idle clients, a scraper's
+  // retries) must not overflow the accept queue, because a dropped SYN is
+  // retried only after a second and a probe behind it would wait that long.
+  // Accepting is cheap; the connection limit is enforced after accept().
+  if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, SOMAXCONN);
 }
 
 bool GuardedHttpServer::process_and_close_socket(socket_t sock) {

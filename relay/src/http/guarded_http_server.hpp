@@ -43,7 +43,8 @@ class GuardedHttpServer : public httplib::Server {
 
   /// Call after bind_to_port/bind_to_any_port: httplib listens with a backlog of 5, so
   /// a burst of connections (a flood, or only slow clients) makes the kernel drop a
-  /// probe's SYN, which the client resends only a second later.
+  /// probe's SYN, which the client resends only a second later. Widens it to the
+  /// kernel's largest (SOMAXCONN; net.core.somaxconn caps it).
   void WidenListenBacklog();
 
   struct State;  // connections, workers, counters; shared with the task queue
