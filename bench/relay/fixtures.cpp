@@ -107,7 +107,7 @@ double Prefill(pqxx::connection_base& conn, const std::string& schema, long n, l
 
 void WriteRelayConfig(const std::string& path, const std::string& dsn, const std::string& schema,
                       const std::string& brokers, const std::string& topic, const std::string& http_listen,
-                      const std::string& slot) {
+                      const std::string& slot, bool exactly_once) {
   relay::Config c;  // the shipped defaults except these
   c.postgres.dsn = dsn;
   c.outbox.schema = schema;
@@ -118,6 +118,11 @@ void WriteRelayConfig(const std::string& path, const std::string& dsn, const std
   if (!slot.empty()) {
     c.source.mode = relay::SourceMode::kTail;
     c.source.slot_name = c.source.publication_name = slot;
+  }
+  if (exactly_once) {
+    c.kafka.delivery = relay::Delivery::kExactlyOnce;
+    c.kafka.transactional_id = "bench." + schema;
+    c.kafka.checkpoint_topic = topic + ".checkpoints";
   }
   std::ofstream f(path);
   f << "# written by the relay benchmarks: only what differs from the shipped defaults\n"

@@ -44,10 +44,11 @@ std::string AggregateId(long n);
 
 /// Writes a relay configuration: the shipped defaults except the DSN, schema,
 /// brokers and a fixed topic; `http_listen` (host:port) turns on /metrics;
-/// `slot` (non-empty) selects tail mode with that slot and publication name.
+/// `slot` (non-empty) selects tail mode with that slot and publication name;
+/// `exactly_once` sets kafka.delivery = "exactly_once" (checkpoints on "<topic>.checkpoints").
 void WriteRelayConfig(const std::string& path, const std::string& dsn, const std::string& schema,
                       const std::string& brokers, const std::string& topic, const std::string& http_listen = "",
-                      const std::string& slot = "");
+                      const std::string& slot = "", bool exactly_once = false);
 
 /// The real `outbox-relay run` as a child process, stderr to a log file.
 class RelayProcess {

@@ -4,7 +4,7 @@
 //
 //   relay-drain-bench --dsn DSN --brokers HOST:PORT --relay PATH --events N
 //                     [--mode poll|tail] [--stream 1] [--per-tx N] [--json FILE] [--perf FILE]
-//                     [--pg-pid PID] [--kafka-pid PID]
+//                     [--pg-pid PID] [--kafka-pid PID] [--delivery at_least_once|exactly_once]
 //
 // --mode tail runs the relay in tail mode. With --stream 1 the relay starts
 // first and the backlog (one transaction of N events, or of --per-tx events
@@ -44,12 +44,16 @@ int Run(const Flags& flags) {
   if (stream && mode != "tail") throw std::runtime_error("--stream 1 needs --mode tail");
   const long per_tx = flags.Int("per-tx");
   const std::string slot = mode == "tail" ? schema : "";
+  const std::string delivery = flags.Str("delivery");
+  if (delivery != "at_least_once" && delivery != "exactly_once") {
+    throw std::runtime_error("--delivery: at_least_once or exactly_once");
+  }
 
   pqxx::connection conn(dsn);
   FreshSchema(conn, schema);
   CreateTopic(brokers, topic);
   const std::string config = work + "/relay-" + tag + ".toml";
-  WriteRelayConfig(config, dsn, schema, brokers, topic, "", slot);
+  WriteRelayConfig(config, dsn, schema, brokers, topic, "", slot, delivery == "exactly_once");
   const std::string probe_sql = "SELECT min(seq) FROM " + schema + ".outbox";
   double prefill_s = 0;
   long first_seq = 0;
@@ -114,6 +118,7 @@ int Run(const Flags& flags) {
   nlohmann::json j = {
       {"kind", "drain"},
       {"source_mode", mode},
+      {"delivery", delivery},
       {"streamed", stream},
       {"events_per_tx", stream && per_tx > 0 && per_tx < events ? per_tx : events},
       {"events", events},
@@ -134,10 +139,10 @@ int Run(const Flags& flags) {
                           : per_tx > 0 && per_tx < events ? ", streamed, " + std::to_string(per_tx) + " per transaction"
                                                           : ", streamed, one transaction";
   std::printf(
-      "drain %8ld events (%s%s): %6.2f s  %9.0f events/s  relay cpu %.2f s (%.1f us/event)  peak rss %.1f MB  "
+      "drain %8ld events (%s%s%s): %6.2f s  %9.0f events/s  relay cpu %.2f s (%.1f us/event)  peak rss %.1f MB  "
       "pg cpu %.2f s  kafka cpu %.2f s  load %.2f\n",
-      events, mode.c_str(), how.c_str(), secs, events / secs, cpu, cpu * 1e6 / events, hwm / 1024.0, pg_cpu, kafka_cpu,
-      load);
+      events, mode.c_str(), delivery == "exactly_once" ? ", exactly_once" : "", how.c_str(), secs, events / secs, cpu,
+      cpu * 1e6 / events, hwm / 1024.0, pg_cpu, kafka_cpu, load);
   if (flags.Str("json") != "-") AppendJsonLine(flags.Str("json"), j);
   if (rc != 0) std::fprintf(stderr, "relay-drain-bench: the relay exited %d after SIGTERM, expected 0\n", rc);
   return rc == 0 ? 0 : 1;
@@ -157,6 +162,7 @@ int main(int argc, char** argv) {
                                     {"perf", "-"},
                                     {"pg-pid", "0"},
                                     {"kafka-pid", "0"},
+                                    {"delivery", "at_least_once"},
                                     {"work-dir", "/tmp"},
                                     {"timeout", "600"}});
   try {

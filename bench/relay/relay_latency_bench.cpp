@@ -8,7 +8,12 @@
 //
 //   relay-latency-bench --dsn DSN --brokers HOST:PORT --relay PATH --rate 5000
 //                       [--per-tx 1] [--seconds 15] [--warmup 2] [--writers 16] [--json FILE]
-//                       [--mode poll|tail]
+//                       [--mode poll|tail] [--delivery at_least_once|exactly_once]
+//
+// --delivery exactly_once runs the relay with Kafka transactions; a record is
+// then visible to the (read_committed) consumer only once its transaction
+// committed, so latency is commit to the consumer's receipt instead of to the
+// broker's append time (it includes up to fetch.wait.max.ms = 10 ms).
 //
 // --mode tail runs the relay in tail mode (logical replication) with a slot
 // and publication of its own, dropped at the end.
@@ -49,7 +54,9 @@ struct Commit {
 /// Reads every record of `topic` from the beginning: event id header -> LogAppendTime (ms).
 class Consumer {
  public:
-  Consumer(const std::string& brokers, const std::string& topic) {
+  /// `receive_time`: time records by their arrival here (read_committed: once
+  /// their transaction committed) instead of the broker's LogAppendTime.
+  Consumer(const std::string& brokers, const std::string& topic, bool receive_time) : receive_time_(receive_time) {
     char err[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err);
@@ -90,8 +97,13 @@ class Consumer {
       if (m == nullptr) continue;
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_timestamp_type_t type;
-        const int64_t ts = rd_kafka_message_timestamp(m, &type);
+        int64_t ts = rd_kafka_message_timestamp(m, &type);
         if (type != RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME) wrong_type_ = true;
+        if (receive_time_) {
+          ts =
+              std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+        }
         rd_kafka_headers_t* h = nullptr;
         const void* v = nullptr;
         size_t n = 0;
@@ -107,6 +119,7 @@ class Consumer {
   }
 
   rd_kafka_t* rk_ = nullptr;
+  bool receive_time_ = false;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> wrong_type_{false};
@@ -161,6 +174,11 @@ int Run(const Flags& flags) {
   const std::string dsn = flags.Str("dsn"), brokers = flags.Str("brokers"), work = flags.Str("work-dir");
   const std::string mode = flags.Str("mode");
   if (mode != "poll" && mode != "tail") throw std::invalid_argument("--mode: poll or tail, got '" + mode + "'");
+  const std::string delivery = flags.Str("delivery");
+  if (delivery != "at_least_once" && delivery != "exactly_once") {
+    throw std::invalid_argument("--delivery: at_least_once or exactly_once, got '" + delivery + "'");
+  }
+  const bool eos = delivery == "exactly_once";
   const std::string tag = mode + "_" + std::to_string(static_cast<long>(rate)) + "x" + std::to_string(per_tx) + "_" +
                           std::to_string(getpid());
   const std::string schema = "bench_lat_" + tag, topic = "bench.latency." + tag;
@@ -173,9 +191,9 @@ int Run(const Flags& flags) {
   const std::string config = work + "/relay-" + tag + ".toml";
   const int metrics_port = FreeLoopbackPort();
   const std::string slot = mode == "tail" ? schema : "";
-  WriteRelayConfig(config, dsn, schema, brokers, topic, "127.0.0.1:" + std::to_string(metrics_port), slot);
+  WriteRelayConfig(config, dsn, schema, brokers, topic, "127.0.0.1:" + std::to_string(metrics_port), slot, eos);
   RelayProcess relay(flags.Str("relay"), config, work + "/relay-" + tag + ".log");
-  Consumer consumer(brokers, topic);
+  Consumer consumer(brokers, topic, eos);
   std::this_thread::sleep_for(std::chrono::seconds(1));  // relay connected, consumer assigned
 
   // Connected before the schedule starts, so no writer begins behind it.
@@ -259,6 +277,7 @@ int Run(const Flags& flags) {
   }
   nlohmann::json j = {{"kind", "latency"},
                       {"source_mode", mode},
+                      {"delivery", delivery},
                       {"offered_events_per_s", rate},
                       {"events_per_tx", per_tx},
                       {"writers", writers},
@@ -283,10 +302,10 @@ int Run(const Flags& flags) {
                       {"relay_histogram_p50_ms", relay_hist.Quantile(0.5) * 1000},
                       {"relay_histogram_p99_ms", relay_hist.Quantile(0.99) * 1000}};
   std::printf(
-      "latency %s %6.0f ev/s offered x%-2ld per tx: achieved %7.0f ev/s  p50 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms"
+      "latency %s%s %6.0f ev/s offered x%-2ld per tx: achieved %7.0f ev/s  p50 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms"
       "  missing %ld  load %.2f\n",
-      mode.c_str(), rate, per_tx, achieved, Percentile(ms, 0.5), Percentile(ms, 0.99), Percentile(ms, 0.999), missing,
-      load);
+      mode.c_str(), eos ? " exactly_once" : "", rate, per_tx, achieved, Percentile(ms, 0.5), Percentile(ms, 0.99),
+      Percentile(ms, 0.999), missing, load);
   std::printf("         relay's own histogram: %.0f events  p50 ~%.2f ms  p99 ~%.2f ms%s%s\n", relay_hist.count,
               relay_hist.Quantile(0.5) * 1000, relay_hist.Quantile(0.99) * 1000,
               scrape_error.empty() ? "" : "  scrape failed: ", scrape_error.c_str());
@@ -311,7 +330,8 @@ int main(int argc, char** argv) {
                                       {"writers", "16"},
                                       {"json", "-"},
                                       {"work-dir", "/tmp"},
-                                      {"mode", "poll"}});
+                                      {"mode", "poll"},
+                                      {"delivery", "at_least_once"}});
   try {
     flags.Parse(argc, argv);
     return Run(flags);

@@ -1,6 +1,7 @@
 // The relay's TOML configuration: defaults, the example file, every error message,
 // environment overrides, secret files and DSN redaction.
 #include "config/config.hpp"
+#include "config/config_writer.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -455,7 +456,7 @@ TEST_F(ConfigErrorTest, OwnedKafkaProperties) {
        "kafka.delivery_timeout_ms. Hint: set kafka.delivery_timeout_ms"},
       {"[kafka.properties]\n\"delivery.timeout.ms\" = 1000", "kafka.properties.delivery.timeout.ms: cannot be set"},
       {"[kafka.properties]\n\"transactional.id\" = \"relay\"",
-       "kafka.properties.transactional.id: cannot be set to \"relay\": Kafka transactions are not supported"},
+       "kafka.properties.transactional.id: cannot be set to \"relay\": the relay sets it from kafka.transactional_id"},
       {"[kafka.properties]\n\"dr_msg_cb\" = \"x\"",
        "kafka.properties.dr_msg_cb: cannot be set: the relay installs its own callbacks. Hint: remove the key"},
       {"[kafka.properties]\n\"enable.delivery.reports\" = false",
@@ -712,6 +713,70 @@ TEST(RedactDsnTest, KeepsDsnsWithoutPassword) {
                                 "host=db application_name='my password app'"}) {
     EXPECT_EQ(RedactDsn(dsn), dsn);
   }
+}
+
+}  // namespace
+}  // namespace outbox::relay
+
+namespace outbox::relay {
+namespace {
+
+TEST_F(ConfigTest, ExactlyOnceKeysAndTheDerivedTransactionalId) {
+  const Config alo = ParseConfig(kMinimal);
+  EXPECT_EQ(alo.kafka.delivery, Delivery::kAtLeastOnce);
+  EXPECT_EQ(alo.kafka.transactional_id, "") << "derived only for exactly_once";
+
+  const Config derived = ParseConfig(kMinimal + "delivery = \"exactly_once\"\n");
+  EXPECT_TRUE(derived.kafka.exactly_once());
+  EXPECT_EQ(derived.kafka.transactional_id, "outbox-relay.app.outbox.outbox") << "database, schema and table";
+  EXPECT_EQ(derived.kafka.checkpoint_topic, "outbox-relay.checkpoints");
+  EXPECT_EQ(derived.kafka.transaction_max_events, 5000u);
+  EXPECT_EQ(derived.kafka.transaction_interval.count(), 20);
+
+  const Config set = ParseConfig(R"(
+[postgres]
+dsn = "host=db user=relay dbname=billing"
+[outbox]
+schema = "sales"
+[kafka]
+brokers = "k:9092"
+delivery = "exactly_once"
+transactional_id = "billing-relay"
+checkpoint_topic = "billing.checkpoints"
+transaction_max_events = 200
+transaction_interval_ms = 50
+)");
+  EXPECT_EQ(set.kafka.transactional_id, "billing-relay");
+  EXPECT_EQ(set.kafka.checkpoint_topic, "billing.checkpoints");
+  EXPECT_EQ(set.kafka.transaction_max_events, 200u);
+  EXPECT_EQ(set.kafka.transaction_interval.count(), 50);
+  // Written back and read again: the same settings (RelayProcess, `config` output).
+  const Config again = ParseConfig(ConfigToToml(set, true));
+  EXPECT_EQ(again.kafka.transactional_id, "billing-relay");
+  EXPECT_EQ(again.kafka.transaction_interval.count(), 50);
+
+  const Config by_dsn = ParseConfig(
+      "[postgres]\ndsn = \"host=db user=relay dbname=billing\"\n[outbox]\nschema = "
+      "\"sales\"\n[kafka]\nbrokers = \"k:9092\"\ndelivery = \"exactly_once\"\n");
+  EXPECT_EQ(by_dsn.kafka.transactional_id, "outbox-relay.billing.sales.outbox");
+}
+
+TEST_F(ConfigErrorTest, ExactlyOnce) {
+  ExpectErrors({
+      {"[kafka]\ndelivery = \"exactly-once\"", "kafka.delivery: must be one of \"at_least_once\", \"exactly_once\""},
+      {"[kafka]\ntransactional_id = \"x\"",
+       "kafka.transactional_id: has no effect unless kafka.delivery = \"exactly_once\""},
+      {"[kafka]\ntransaction_interval_ms = 5", "kafka.transaction_interval_ms: has no effect unless"},
+      {"[kafka]\ndelivery = \"exactly_once\"\ncheckpoint_topic = \"a b\"", "kafka.checkpoint_topic: contains \" \""},
+      {"[kafka]\ndelivery = \"exactly_once\"\ncheckpoint_topic = \"x.${aggregate_type}\"",
+       "kafka.checkpoint_topic: takes no placeholder"},
+      {"[kafka]\ndelivery = \"exactly_once\"\ntransactional_id = \"\"",
+       "kafka.transactional_id: must be 1 to 200 characters"},
+      {"[kafka]\ndelivery = \"exactly_once\"\ntransaction_max_events = 0", "kafka.transaction_max_events: must be"},
+      {"[kafka]\ndelivery = \"exactly_once\"\n[source]\nmode = \"tail\"",
+       "kafka.delivery: \"exactly_once\" works with source.mode = \"poll\" only"},
+      {"[kafka.properties]\n\"transactional.id\" = \"x\"", "set kafka.transactional_id instead"},
+  });
 }
 
 }  // namespace

@@ -31,7 +31,8 @@ const std::vector<SectionSchema>& Schema() {
        {}},
       {"kafka",
        {"brokers", "topic_template", "delivery_timeout_ms", "headers_format", "cloudevents_source",
-        "cloudevents_content_type"},
+        "cloudevents_content_type", "delivery", "transactional_id", "checkpoint_topic", "transaction_max_events",
+        "transaction_interval_ms"},
        {"properties"}},
       {"log", {"level", "format", "progress_interval_s"}, {}},
       {"shutdown", {"drain_timeout_ms"}, {}},
@@ -182,6 +183,38 @@ void ReadKafka(const TableReader& t, KafkaConfig& k) {
     if (!problem.empty()) t.Fail("cloudevents_content_type", problem);
     k.cloudevents_content_type = *v;
   }
+  if (auto v = t.Choice("delivery", {"at_least_once", "exactly_once"})) {
+    k.delivery = *v == "exactly_once" ? Delivery::kExactlyOnce : Delivery::kAtLeastOnce;
+  }
+  for (const char* key :
+       {"transactional_id", "checkpoint_topic", "transaction_max_events", "transaction_interval_ms"}) {
+    if (t.Node(key) && !k.exactly_once()) t.Fail(key, "has no effect unless kafka.delivery = \"exactly_once\"");
+  }
+  if (auto v = t.String("transactional_id")) {
+    if (v->empty() || v->size() > 200) t.Fail("transactional_id", "must be 1 to 200 characters");
+    k.transactional_id = *v;
+  }
+  if (auto v = t.String("checkpoint_topic")) {
+    std::string problem = config_internal::TopicNameProblem(*v);
+    if (!problem.empty()) t.Fail("checkpoint_topic", problem);
+    k.checkpoint_topic = *v;
+  }
+  if (auto v = t.Integer("transaction_max_events", 1, 1000000)) k.transaction_max_events = static_cast<size_t>(*v);
+  SetMillis(t, "transaction_interval_ms", 1, kMinute, k.transaction_interval);
+}
+
+/// kafka.delivery = "exactly_once": poll mode only (so far), and a transactional.id.
+void CheckExactlyOnce(const std::string& origin, Config& c) {
+  if (!c.kafka.exactly_once()) return;
+  if (c.source.mode == SourceMode::kTail) {
+    Fail(origin, "kafka.delivery",
+         "\"exactly_once\" works with source.mode = \"poll\" only in this version; use \"poll\", or "
+         "\"at_least_once\" with tail mode");
+  }
+  if (c.kafka.transactional_id.empty()) {
+    c.kafka.transactional_id =
+        "outbox-relay." + config_internal::DsnDatabase(c.postgres.dsn) + "." + c.outbox.schema + "." + c.outbox.table;
+  }
 }
 
 /// kafka.headers_format = "cloudevents" needs an event type (ce_type is required) and a source.
@@ -297,6 +330,7 @@ Config ParseConfig(const std::string& toml_text, const std::string& origin) {
   ReadHttp(top.Table("http"), c.http);
   CheckCloudEvents(origin, c);
   ResolveSecrets(origin, dsn_file, c);
+  CheckExactlyOnce(origin, c);
   return c;
 }
 

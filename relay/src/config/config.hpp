@@ -39,6 +39,9 @@ enum class LogFormat { kText, kJson };
 /// kafka.headers_format: the relay's own headers only, or the CloudEvents
 /// Kafka binary-mode attributes (ce_*, content-type) next to them.
 enum class HeadersFormat { kNative, kCloudEvents };
+/// kafka.delivery: at-least-once (the idempotent producer; consumers dedup on
+/// the event id) or exactly-once (Kafka transactions with a checkpoint).
+enum class Delivery { kAtLeastOnce, kExactlyOnce };
 
 struct PostgresConfig {
   std::string dsn;  ///< from postgres.dsn, postgres.dsn_file or OUTBOX_PG_DSN (env wins)
@@ -98,6 +101,19 @@ struct KafkaConfig {
   std::string cloudevents_source;
   /// The content-type header with headers_format = cloudevents; "" = none.
   std::string cloudevents_content_type = "application/json";
+
+  Delivery delivery = Delivery::kAtLeastOnce;
+  /// exactly_once: the producer's transactional.id. ParseConfig derives
+  /// "outbox-relay.<database>.<schema>.<table>" when the file sets none.
+  std::string transactional_id;
+  /// exactly_once: the compacted topic holding each relay's checkpoint (keyed by transactional_id).
+  std::string checkpoint_topic = "outbox-relay.checkpoints";
+  /// exactly_once: a transaction commits once it holds this many events...
+  size_t transaction_max_events = 5000;
+  /// ...or once it has been open this long, whichever comes first.
+  std::chrono::milliseconds transaction_interval{20};
+
+  bool exactly_once() const { return delivery == Delivery::kExactlyOnce; }
 };
 
 struct LogConfig {

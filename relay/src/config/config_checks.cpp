@@ -68,6 +68,11 @@ std::string TopicTemplateProblem(const std::string& value) {
   return "";
 }
 
+std::string TopicNameProblem(const std::string& value) {
+  if (value.find("${") != std::string::npos) return "takes no placeholder; name one topic";
+  return TopicTemplateProblem(value);
+}
+
 std::string CloudEventsSourceProblem(const std::string& value) {
   if (value.empty()) return "must not be empty; leave it out for the default \"/outbox-relay/<schema>.<table>\"";
   if (value.size() > 1024) return "is " + std::to_string(value.size()) + " characters long; at most 1024";

@@ -18,6 +18,13 @@ std::string IdentifierProblem(const std::string& value);
 /// Only Kafka's topic characters [a-zA-Z0-9._-] plus the ${aggregate_type} placeholder.
 std::string TopicTemplateProblem(const std::string& value);
 
+/// A literal Kafka topic name: 1..249 of [a-zA-Z0-9._-], not "." or "..".
+std::string TopicNameProblem(const std::string& value);
+
+/// The database a libpq connection with `dsn` opens: its dbname, else
+/// PGDATABASE, else its user (PGUSER, the OS user), as libpq picks it.
+std::string DsnDatabase(const std::string& dsn);
+
 /// "host:port" with port 1..65535 (IPv6 hosts in brackets), or "" for off.
 std::string ListenProblem(const std::string& value);
 

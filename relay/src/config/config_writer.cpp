@@ -69,6 +69,14 @@ toml::table BuildTable(const Config& c) {
     kafka.insert("cloudevents_source", c.kafka.cloudevents_source);
     kafka.insert("cloudevents_content_type", c.kafka.cloudevents_content_type);
   }
+  if (c.kafka.exactly_once()) {
+    toml::table& kafka = *root["kafka"].as_table();
+    kafka.insert("delivery", "exactly_once");
+    if (!c.kafka.transactional_id.empty()) kafka.insert("transactional_id", c.kafka.transactional_id);
+    kafka.insert("checkpoint_topic", c.kafka.checkpoint_topic);
+    kafka.insert("transaction_max_events", static_cast<int64_t>(c.kafka.transaction_max_events));
+    kafka.insert("transaction_interval_ms", Ms(c.kafka.transaction_interval));
+  }
   return root;
 }
 

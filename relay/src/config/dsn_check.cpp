@@ -119,6 +119,23 @@ std::string TrimLine(std::string s) {
 
 }  // namespace
 
+std::string DsnDatabase(const std::string& dsn) {
+  std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> parsed(PQconninfoParse(dsn.c_str(), nullptr),
+                                                                        PQconninfoFree);
+  std::string dbname, user;
+  for (const PQconninfoOption* o = parsed.get(); o != nullptr && o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || *o->val == '\0') continue;
+    if (std::string(o->keyword) == "dbname") dbname = o->val;
+    if (std::string(o->keyword) == "user") user = o->val;
+  }
+  if (!dbname.empty()) return dbname;
+  if (const char* env = std::getenv("PGDATABASE"); env != nullptr && *env != '\0') return env;
+  if (!user.empty()) return user;
+  if (const char* env = std::getenv("PGUSER"); env != nullptr && *env != '\0') return env;
+  if (const char* env = std::getenv("USER"); env != nullptr && *env != '\0') return env;
+  return "postgres";
+}
+
 std::string DsnProblem(const std::string& dsn) {
   char* error = nullptr;
   std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> parsed(PQconninfoParse(dsn.c_str(), &error),

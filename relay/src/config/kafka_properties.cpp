@@ -43,8 +43,8 @@ const std::vector<OwnedProperty>& OwnedProperties() {
       {"delivery.timeout.ms", {}, kTimeout},
       {"transactional.id",
        {},
-       "Kafka transactions are not supported; consumers get effectively-once delivery by deduplicating on the event "
-       "id. Hint: remove the key"},
+       "the relay sets it from kafka.transactional_id when kafka.delivery = \"exactly_once\". Hint: set "
+       "kafka.transactional_id instead"},
       {"opaque", {}, kCallback},
       {"default_topic_conf", {}, kCallback},
       {"log.queue", {}, "the relay routes librdkafka's log into its own logger. Hint: remove the key"},

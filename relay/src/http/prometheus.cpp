@@ -114,6 +114,22 @@ std::string RenderPrometheus(const RelayStats& s) {
             static_cast<double>(s.resyncs.load()));
   w.Counter("outbox_relay_producer_rebuilds_total", "Kafka producers rebuilt after a fatal librdkafka error.",
             static_cast<double>(s.producer_rebuilds.load()));
+  w.Counter("outbox_relay_transactions_committed_total",
+            "Kafka transactions committed (kafka.delivery = \"exactly_once\").",
+            static_cast<double>(s.transactions_committed.load()));
+  w.Counter("outbox_relay_transactions_aborted_total",
+            "Kafka transactions aborted; their events are published again in a later one.",
+            static_cast<double>(s.transactions_aborted.load()));
+  w.Counter("outbox_relay_checkpoint_covered_rows_total",
+            "Rows acknowledged without publishing because the last committed checkpoint covered them.",
+            static_cast<double>(s.checkpoint_covered.load()));
+  w.Gauge("outbox_relay_checkpoint_timestamp_seconds",
+          "Commit time of the last checkpoint this relay wrote or recovered (0: none).",
+          static_cast<double>(s.checkpoint_unix_ms.load()) / 1000.0);
+  w.HistogramFamily("outbox_relay_transaction_events", "Events per committed Kafka transaction.", s.transaction_events);
+  w.HistogramFamily("outbox_relay_transaction_commit_seconds",
+                    "Time commit_transaction() took, its flush of the transaction's records included.",
+                    s.transaction_commit_seconds);
   w.Gauge("outbox_relay_postgres_up", "1 when the relay's Postgres connections are up.", s.pg_connected.load() ? 1 : 0);
   w.Gauge("outbox_relay_kafka_up", "1 when at least one Kafka broker is reachable (librdkafka's view).",
           s.kafka_connected.load() ? 1 : 0);

@@ -72,13 +72,24 @@ rdk::ConfPtr BuildProducerConf(const KafkaConfig& config) {
   // Owned by the relay: config validation already refuses user values for these.
   Set(conf.get(), "bootstrap.servers", config.brokers, problems);
   Set(conf.get(), "enable.idempotence", "true", problems);
-  // A batch the broker rejects for good (too large, not allowed) makes the
-  // producer fatal instead of renumbering and writing the batches behind it:
-  // a later event of a key never overtakes a rejected one. The relay rebuilds
-  // the producer and reads the outbox again.
-  Set(conf.get(), "enable.gapless.guarantee", "true", problems);
   Set(conf.get(), "acks", "all", problems);
-  Set(conf.get(), "message.timeout.ms", std::to_string(config.delivery_timeout.count()), problems);
+  if (config.exactly_once()) {
+    // A rejected record makes the transaction abortable: nothing of it is
+    // visible, and every record of it is published again in the next one.
+    Set(conf.get(), "transactional.id", config.transactional_id, problems);
+    // librdkafka requires message.timeout.ms <= transaction.timeout.ms; 0
+    // (infinite) would be refused, so the default follows the transaction's.
+    if (config.delivery_timeout.count() > 0) {
+      Set(conf.get(), "message.timeout.ms", std::to_string(config.delivery_timeout.count()), problems);
+    }
+  } else {
+    // A batch the broker rejects for good (too large, not allowed) makes the
+    // producer fatal instead of renumbering and writing the batches behind it:
+    // a later event of a key never overtakes a rejected one. The relay rebuilds
+    // the producer and reads the outbox again.
+    Set(conf.get(), "enable.gapless.guarantee", "true", problems);
+    Set(conf.get(), "message.timeout.ms", std::to_string(config.delivery_timeout.count()), problems);
+  }
   if (!problems.empty()) throw KafkaConfError(std::move(problems));
   return conf;
 }

@@ -267,13 +267,13 @@ bool Producer::BrokersDown() {
 
 int Producer::EventFd() const { return impl_->event_pipe[0]; }
 
-bool Producer::IsFatal(std::string* reason) const {
+bool Producer::IsFatal(std::string* reason, bool* fenced) const {
   if (!impl_->fatal) return false;
-  if (reason != nullptr) {
-    char buf[512];
-    rd_kafka_fatal_error(impl_->rk.get(), buf, sizeof buf);
-    *reason = buf;
-  }
+  char buf[512];
+  const rd_kafka_resp_err_t code = rd_kafka_fatal_error(impl_->rk.get(), buf, sizeof buf);
+  if (reason != nullptr) *reason = buf;
+  // librdkafka 2.0.2 reports PRODUCER_FENCED and INVALID_PRODUCER_EPOCH as _FENCED.
+  if (fenced != nullptr) *fenced = code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED;
   return true;
 }
 
@@ -281,6 +281,40 @@ size_t Producer::OutQueueLength() const { return static_cast<size_t>(rd_kafka_ou
 
 void Producer::InjectFatalError(const std::string& reason) {
   rd_kafka_test_fatal_error(impl_->rk.get(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason.c_str());
+}
+
+namespace {
+
+TxnResult ClassifyTxn(rd_kafka_error_t* error) {
+  TxnResult r;
+  if (error == nullptr) return r;
+  r.ok = false;
+  const rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+  r.error = std::string(rd_kafka_error_name(error)) + ": " + rd_kafka_error_string(error);
+  r.retriable = rd_kafka_error_is_retriable(error) != 0;
+  r.abortable = rd_kafka_error_txn_requires_abort(error) != 0;
+  // An error with no flag is fatal (librdkafka's INTRODUCTION.md).
+  r.fatal = rd_kafka_error_is_fatal(error) != 0 || (!r.retriable && !r.abortable);
+  r.fenced = code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+             code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+  rd_kafka_error_destroy(error);
+  return r;
+}
+
+}  // namespace
+
+TxnResult Producer::InitTransactions(int timeout_ms) {
+  return ClassifyTxn(rd_kafka_init_transactions(impl_->rk.get(), timeout_ms));
+}
+
+TxnResult Producer::BeginTransaction() { return ClassifyTxn(rd_kafka_begin_transaction(impl_->rk.get())); }
+
+TxnResult Producer::CommitTransaction(int timeout_ms) {
+  return ClassifyTxn(rd_kafka_commit_transaction(impl_->rk.get(), timeout_ms));
+}
+
+TxnResult Producer::AbortTransaction(int timeout_ms) {
+  return ClassifyTxn(rd_kafka_abort_transaction(impl_->rk.get(), timeout_ms));
 }
 
 void Producer::PurgeAll(std::vector<DeliveryReport>& out) {

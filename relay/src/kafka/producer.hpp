@@ -19,6 +19,16 @@ class KafkaError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The outcome of a transactional call (librdkafka's rd_kafka_error_t, classified).
+struct TxnResult {
+  bool ok = true;
+  bool retriable = false;  ///< call it again
+  bool abortable = false;  ///< abort the transaction, then publish its records again
+  bool fatal = false;      ///< the producer is unusable (fenced, or a fatal error)
+  bool fenced = false;     ///< another producer with the same transactional.id started
+  std::string error;       ///< "NAME: text"
+};
+
 /// An idempotent (enable.idempotence=true, acks=all) librdkafka producer.
 /// Not thread-safe: one owner thread calls every method. Delivery reports are
 /// collected by Poll(); EventFd() becomes readable when some are waiting.
@@ -41,8 +51,9 @@ class Producer {
   /// Poll(0, ...) after it fires (Poll drains it).
   int EventFd() const;
 
-  /// True once librdkafka raised a fatal error; `reason` gets its text.
-  bool IsFatal(std::string* reason = nullptr) const;
+  /// True once librdkafka raised a fatal error; `reason` gets its text,
+  /// `fenced` whether another producer with the transactional.id fenced it.
+  bool IsFatal(std::string* reason = nullptr, bool* fenced = nullptr) const;
 
   /// True while librdkafka reports every broker down (checked with a 500 ms
   /// metadata request when it last said so; cheap otherwise).
@@ -57,6 +68,14 @@ class Producer {
 
   /// Fails every queued and in-flight record now (their reports go to `out`).
   void PurgeAll(std::vector<DeliveryReport>& out);
+
+  // Transactions (kafka.delivery = "exactly_once"; the producer was built with
+  // a transactional.id). Delivery reports served while these block (commit
+  // flushes) are kept for the next Poll().
+  TxnResult InitTransactions(int timeout_ms);
+  TxnResult BeginTransaction();
+  TxnResult CommitTransaction(int timeout_ms);
+  TxnResult AbortTransaction(int timeout_ms);
 
  private:
   struct Impl;

@@ -44,6 +44,7 @@ struct TopicSnapshotReader::Impl {
   };
   rdk::KafkaPtr rk;
   std::vector<std::string> header_names;
+  bool keep_values = false;
   std::map<std::string, std::map<int32_t, Partition>> partitions;  // topic -> partition -> watermarks
   std::string last_error;
 
@@ -71,6 +72,7 @@ struct TopicSnapshotReader::Impl {
     r.offset = m->offset;
     if (m->key) r.key.assign(static_cast<const char*>(m->key), m->key_len);
     r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
+    if (keep_values && m->payload != nullptr) r.value.assign(static_cast<const char*>(m->payload), m->len);
     rd_kafka_headers_t* hdrs = nullptr;
     if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return r;
     for (const auto& name : header_names) {
@@ -84,9 +86,11 @@ struct TopicSnapshotReader::Impl {
   }
 };
 
-TopicSnapshotReader::TopicSnapshotReader(const KafkaConfig& config, std::vector<std::string> header_names)
+TopicSnapshotReader::TopicSnapshotReader(const KafkaConfig& config, std::vector<std::string> header_names,
+                                         bool keep_values)
     : impl_(std::make_unique<Impl>()) {
   impl_->header_names = std::move(header_names);
+  impl_->keep_values = keep_values;
   rdk::ConfPtr conf(rd_kafka_conf_new());
   for (const auto& [key, value] : config.properties) Set(conf.get(), key, value);
   Set(conf.get(), "bootstrap.servers", config.brokers);

@@ -19,6 +19,7 @@ struct SnapshotRecord {
   std::string key;
   std::vector<std::pair<std::string, std::string>> headers;  ///< only the names asked for, last value each
   int64_t timestamp_ms = -1;
+  std::string value;  ///< only when the reader keeps values
 };
 
 /// Reads whole topics up to the high watermarks taken at one moment, as a fresh
@@ -26,8 +27,9 @@ struct SnapshotRecord {
 /// assigned explicitly, so there is no rebalance to wait for. Used by `check`.
 class TopicSnapshotReader {
  public:
-  /// `header_names`: the headers to keep; other headers and the values are dropped.
-  TopicSnapshotReader(const KafkaConfig& config, std::vector<std::string> header_names);
+  /// `header_names`: the headers to keep; other headers are dropped, and the
+  /// values too unless `keep_values`.
+  TopicSnapshotReader(const KafkaConfig& config, std::vector<std::string> header_names, bool keep_values = false);
   ~TopicSnapshotReader();
   TopicSnapshotReader(const TopicSnapshotReader&) = delete;
   TopicSnapshotReader& operator=(const TopicSnapshotReader&) = delete;

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <pqxx/except>
 
+#include "kafka/producer.hpp"
 #include "pg/pg_failure.hpp"
 #include "util/clock.hpp"
 #include "util/text.hpp"
@@ -35,10 +36,13 @@ Relay::Relay(Config config, const StageFactory& factory)
       resync_backoff_max_(std::max(config_.postgres.reconnect_backoff_max, milliseconds(100))),
       read_log_("read", &stats_.retries, &stats_.read_failing),
       tail_log_("tail", &stats_.retries, &stats_.read_failing),
-      resync_log_("resync", &stats_.retries) {
+      resync_log_("resync", &stats_.retries),
+      recover_log_("kafka_recovery", &stats_.retries),
+      recover_backoff_(milliseconds(100), std::max(config_.postgres.reconnect_backoff_max, milliseconds(100))) {
   if (pipe2(stop_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   resync_log_.QuietRecovery();  // the cause's own loop says when it recovered
   if (stages_.ack_session) acks_pending_.UseWorker(std::make_unique<AckWorker>(std::move(stages_.ack_session)));
+  publisher_.AttachTransactions(stats_, [this] { return CheckpointRows(); });
 }
 
 Relay::~Relay() noexcept {
@@ -79,6 +83,13 @@ void Relay::Step(Clock::time_point now) {
   }
   if (inject_fatal_.exchange(false)) publisher_.InjectFatalError("injected by a test");
   Apply(dispatcher_.Collect(0, now));
+  if (publisher_.TakeFenced()) {
+    // Another relay took over (or shares the transactional.id): reconnecting
+    // finds out which; the lock makes this one stand by if it lost the table.
+    source_.Disconnect();
+    acks_.Disconnect();
+    EnterResync("fenced by another producer");
+  }
   FlushAcks(false);
   MaybeFinishResync(now);
   if (const auto due = dead_letters_.due(); !resync_ && due && now >= *due) {
@@ -89,7 +100,7 @@ void Relay::Step(Clock::time_point now) {
     Apply(dispatcher_.Produce(now));
     // Nothing read can be recorded while the ack session is down: the window
     // would only fill up. Reading resumes after the reconnect's resync.
-    if (acks_.connected()) ReadSource(now);
+    if (acks_.connected() && EnsureRecovered(now)) ReadSource(now);
   }
   // A notification that arrived while a query ran on the source's session
   // was taken in by that query: the socket will not wake the wait for it.
@@ -187,6 +198,38 @@ void Relay::ReadSource(Clock::time_point now) {
   }
 }
 
+bool Relay::EnsureRecovered(Clock::time_point now) {
+  if (!publisher_.NeedsRecovery() && covered_.empty()) return true;
+  if (now < recover_at_ || window_.sent() > 0) return false;
+  try {
+    if (publisher_.NeedsRecovery()) covered_ = publisher_.Recover();
+    // Published by a committed transaction, perhaps not acknowledged: reading
+    // them again would publish them twice.
+    if (!covered_.empty()) stats_.checkpoint_covered += acks_.Ack(covered_).size();
+    covered_.clear();
+    covered_.shrink_to_fit();
+    recover_backoff_.Reset();
+    recover_log_.Success(now);
+    wake_ = true;
+    return true;
+  } catch (const std::exception& e) {
+    recover_at_ = now + recover_backoff_.Next();
+    const bool kafka = dynamic_cast<const KafkaError*>(&e) != nullptr;
+    recover_log_.Failure(now, spdlog::level::warn, kafka ? "kafka" : PgFailureReason(e),
+                         (kafka ? "" : "postgres: acknowledging the rows the checkpoint covers: ") + OneLine(e.what()));
+    return false;
+  }
+}
+
+std::vector<RowRef> Relay::CheckpointRows() {
+  std::vector<RowRef> rows;
+  rows.reserve(window_.sent() + window_.delivered());
+  window_.ForEachHandedOver(DeliveryToken{0}, [&](const InFlightWindow::Entry& e) {
+    if (e.row.in_table) rows.push_back(RowRef{e.row.seq, e.row.table_oid});
+  });
+  return rows;
+}
+
 void Relay::EnterResync(const char* why) {
   if (resync_) return;
   resync_ = true;
@@ -255,6 +298,8 @@ void Relay::Wait(Clock::time_point now) {
     deadline = std::min(deadline, std::max({resync_at_, now + milliseconds(5), acks_due}));
   }
   if (!source_.connected() || !acks_.connected()) deadline = std::min(deadline, connector_.retry_at());
+  deadline = std::min(deadline, std::max(now, publisher_.NextDue()));
+  if (publisher_.NeedsRecovery() && can_read) deadline = std::min(deadline, std::max(now, recover_at_));
   const auto timeout = std::max<int64_t>(0, std::chrono::duration_cast<milliseconds>(deadline - now).count());
 
   std::vector<pollfd> fds = {

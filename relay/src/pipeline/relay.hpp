@@ -19,6 +19,7 @@
 #include "pipeline/in_flight_window.hpp"
 #include "pipeline/stages.hpp"
 #include "pipeline/stats.hpp"
+#include "util/backoff.hpp"
 
 namespace outbox::relay {
 
@@ -87,6 +88,8 @@ class Relay {
   void EnterResync(const char* why);
   void ResetResyncBackoff(Clock::time_point now);
   void MaybeFinishResync(Clock::time_point now);
+  bool EnsureRecovered(Clock::time_point now);
+  std::vector<RowRef> CheckpointRows();
   void Wait(Clock::time_point now);
   PipelineView View() const;
 
@@ -103,9 +106,13 @@ class Relay {
   Dispatcher dispatcher_;
   Connector connector_;
   std::chrono::milliseconds resync_backoff_max_;
-  RetryLog read_log_;    // poll and catch-up reads
-  RetryLog tail_log_;    // the replication stream
-  RetryLog resync_log_;  // resyncs that repeat
+  RetryLog read_log_;     // poll and catch-up reads
+  RetryLog tail_log_;     // the replication stream
+  RetryLog resync_log_;   // resyncs that repeat
+  RetryLog recover_log_;  // exactly-once: starting transactions and reading the checkpoint
+  Backoff recover_backoff_;
+  Clock::time_point recover_at_{};
+  std::vector<RowRef> covered_;  // rows the recovered checkpoint covers, until acknowledged
 
   Clock::time_point now_{};  // the current round's time (Step's clock)
   bool wake_ = true;

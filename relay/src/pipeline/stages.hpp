@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -20,6 +21,7 @@
 
 namespace outbox::relay {
 
+struct RelayStats;
 using Clock = std::chrono::steady_clock;
 
 /// Another relay process already publishes this outbox table: this one stands
@@ -115,6 +117,25 @@ class Publisher {
   virtual bool BrokersDown() = 0;
   /// Fault tests: raise a fabricated fatal error.
   virtual void InjectFatalError(const std::string& reason) = 0;
+
+  // Exactly-once (kafka.delivery = "exactly_once"): reports succeed only once
+  // their transaction committed. The at-least-once publisher keeps the defaults.
+
+  /// True until Recover() succeeded: nothing may be read before.
+  virtual bool NeedsRecovery() const { return false; }
+  /// Starts the transactional producer (which fences an earlier one with the
+  /// same transactional.id and aborts its open transaction) and returns the
+  /// rows the last committed checkpoint covers: published, maybe not yet
+  /// acknowledged. Throws what failed (retried).
+  virtual std::vector<RowRef> Recover() { return {}; }
+  /// The relay's counters, and where the next checkpoint's rows come from:
+  /// events handed over or delivered and not yet acknowledged in Postgres
+  /// (called as a transaction commits).
+  virtual void AttachTransactions(RelayStats& /*stats*/, std::function<std::vector<RowRef>()> /*checkpoint_rows*/) {}
+  /// True once after another producer with the same transactional.id fenced this one.
+  virtual bool TakeFenced() { return false; }
+  /// When Poll() has work due without a wake-up (an open transaction's commit).
+  virtual Clock::time_point NextDue() const { return Clock::time_point::max(); }
 };
 
 /// Unpublished rows, as the gauges see them.

@@ -100,6 +100,16 @@ struct RelayStats {
   Histogram commit_to_ack_seconds{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120}};
   /// Rows per non-empty poll.
   Histogram batch_rows{{1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000}};
+
+  // kafka.delivery = "exactly_once"
+  std::atomic<uint64_t> transactions_committed{0};
+  std::atomic<uint64_t> transactions_aborted{0};
+  std::atomic<uint64_t> checkpoint_covered{0};  ///< rows acknowledged at recovery because a checkpoint covered them
+  std::atomic<int64_t> checkpoint_unix_ms{0};   ///< commit time of the last checkpoint written or recovered; 0 none
+  Histogram transaction_events{
+      {1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000}};  ///< events per committed transaction
+  /// commit_transaction() calls that succeeded (includes the flush of the transaction's records).
+  Histogram transaction_commit_seconds{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
 };
 
 }  // namespace outbox::relay

@@ -1,0 +1,48 @@
+#pragma once
+// Exactly-once delivery's checkpoint: a record on a compacted topic, written in
+// the same Kafka transaction as the events it covers, that says which outbox
+// rows were published and not yet acknowledged in Postgres when that
+// transaction committed. docs/exactly-once.md gives the proof.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/outbox_row.hpp"
+
+namespace outbox::relay {
+
+struct KafkaConfig;
+
+struct Checkpoint {
+  std::string transactional_id;  ///< also the record's key
+  uint64_t transaction = 0;      ///< transactions this relay process committed (a restart starts at 1 again)
+  int64_t committed_unix_ms = 0;
+  /// Rows whose events this transaction, or an earlier committed one, published
+  /// and whose acknowledgement had not been recorded in Postgres yet.
+  std::vector<RowRef> rows;
+};
+
+/// JSON: {"version":1,"transactional_id":…,"transaction":…,"committed_at_ms":…,
+/// "rows":[[table_oid,first_seq,last_seq],…]} with rows as sorted ranges.
+std::string EncodeCheckpoint(const Checkpoint& checkpoint);
+
+/// Throws std::invalid_argument naming what is wrong.
+Checkpoint DecodeCheckpoint(const std::string& value);
+
+/// Reads `config.checkpoint_topic` with read_committed up to its last stable
+/// offset and returns the last checkpoint of `config.transactional_id`;
+/// nullopt when there is none (or no such topic). Throws KafkaError when the
+/// topic cannot be read to its end within `timeout`, or a record of this
+/// transactional.id cannot be decoded. Call it after InitTransactions: an
+/// open transaction of a fenced producer holds back the last stable offset.
+std::optional<Checkpoint> ReadCheckpoint(const KafkaConfig& config, std::chrono::milliseconds timeout);
+
+/// Creates `config.checkpoint_topic` (one partition, cleanup.policy=compact,
+/// the broker's default replication) when it does not exist. Throws
+/// KafkaError with the broker's reason when it cannot.
+void EnsureCheckpointTopic(const KafkaConfig& config, std::chrono::milliseconds timeout);
+
+}  // namespace outbox::relay

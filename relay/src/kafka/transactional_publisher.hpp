@@ -1,0 +1,82 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "kafka/producer.hpp"
+#include "pipeline/stages.hpp"
+#include "pipeline/stats.hpp"
+
+namespace outbox::relay {
+
+struct KafkaConfig;
+struct RelayStats;
+
+/// The Publisher of kafka.delivery = "exactly_once": a transactional producer.
+/// Records go into a Kafka transaction, which commits once it holds
+/// transaction_max_events events or has been open transaction_interval,
+/// together with a checkpoint record (kafka/checkpoint.hpp) naming every row
+/// published and not yet acknowledged. Delivery reports reach the relay only
+/// when their transaction is over: all succeed when it committed; when it was
+/// aborted all fail (retriable, or the broker's permanent error for a record
+/// it rejected), so the relay reads them again and publishes them, in the
+/// same order, in a later transaction. A fatal error (fencing included) drops
+/// the producer: its open transaction is lost with it, and Recover() starts a
+/// new one, which reads the checkpoint to learn what did commit.
+class TransactionalPublisher : public Publisher {
+ public:
+  /// `max_events`: events per transaction (at most the window's capacity).
+  TransactionalPublisher(const KafkaConfig& config, size_t max_events);
+  ~TransactionalPublisher() override;
+
+  DeliveryReport Produce(const KafkaRecord& record, DeliveryToken token) override;
+  bool Poll(int timeout_ms, std::vector<DeliveryReport>& out) override;
+  int EventFd() const override { return producer_ ? producer_->EventFd() : -1; }
+  size_t OutQueueLength() const override { return producer_ ? producer_->OutQueueLength() : 0; }
+  bool BrokersDown() override { return producer_ && producer_->BrokersDown(); }
+  void InjectFatalError(const std::string& reason) override;
+
+  bool NeedsRecovery() const override { return !ready_; }
+  std::vector<RowRef> Recover() override;
+  void AttachTransactions(RelayStats& stats, std::function<std::vector<RowRef>()> checkpoint_rows) override {
+    stats_ = &stats;
+    checkpoint_rows_ = std::move(checkpoint_rows);
+  }
+  bool TakeFenced() override;
+  Clock::time_point NextDue() const override;
+
+ private:
+  void Commit(std::vector<DeliveryReport>& out);
+  void Abort(const std::string& why, std::vector<DeliveryReport>& out);
+  /// Drops the producer after a fatal error; true (the relay treats what it had as lost).
+  bool Drop(const TxnResult& r, const char* during);
+
+  const KafkaConfig& config_;
+  size_t max_events_;
+  RelayStats* stats_ = &own_stats_;  // the relay's, once attached
+  RelayStats own_stats_;
+  std::unique_ptr<Producer> producer_;
+  bool topic_checked_ = false;
+  bool ready_ = false;
+  bool open_ = false;
+  bool committing_ = false;  // a commit returned retriable: resumed on the next Poll
+  bool aborting_ = false;    // an abort returned retriable: resumed on the next Poll
+  bool fenced_ = false;
+  Clock::time_point opened_at_{};
+  uint64_t committed_ = 0;                                // transactions committed by this process
+  std::vector<DeliveryToken> tokens_;                     // events of the open transaction, in order
+  std::unordered_map<uint64_t, DeliveryReport> reports_;  // their delivery reports so far, by token
+  std::vector<DeliveryReport> scratch_;
+  std::string abort_reason_;
+  std::function<std::vector<RowRef>()> checkpoint_rows_;
+  // Fault tests (OUTBOX_RELAY_CRASH_AT="before_commit:N" or "after_commit:N"):
+  // the process kills itself with SIGKILL at the N-th commit.
+  std::string crash_point_;
+  uint64_t crash_at_ = 0;
+};
+
+}  // namespace outbox::relay

@@ -1,0 +1,216 @@
+// kafka.delivery = "exactly_once": the real outbox-relay executable against the
+// real broker. Every test audits with read_committed and counts duplicates by
+// event id across the whole topic: there must be none, whatever the relay
+// went through (kills at random moments, a kill inside the commit window, an
+// aborted transaction, fencing).
+#include <signal.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <pqxx/pqxx>
+
+#include "kafka/checkpoint.hpp"
+#include "outbox/migrations.hpp"
+#include "relay_harness.hpp"
+#include "writers.hpp"
+
+namespace outbox::test {
+namespace {
+
+using std::chrono::milliseconds;
+
+relay::Config ExactlyOnce(relay::Config c, const std::string& prefix) {
+  c.kafka.delivery = relay::Delivery::kExactlyOnce;
+  c.kafka.transactional_id = "outbox-relay.test." + prefix;
+  c.kafka.checkpoint_topic = prefix + ".checkpoints";
+  return c;
+}
+
+/// Sets an environment variable for the relay processes spawned while it lives.
+struct ScopedEnv {
+  ScopedEnv(const char* name, const std::string& value) : name_(name) { setenv(name, value.c_str(), 1); }
+  ~ScopedEnv() { unsetenv(name_); }
+  const char* name_;
+};
+
+class ExactlyOnceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sdk::Migrate(conn_, schema_.name());
+    CreateAggregates(schema_.name(), 30);  // KillRestartAndAudit writes to 30
+    config_.source.poll_interval = milliseconds(200);
+    config_.dead_letter.max_attempts = 2;
+  }
+  std::vector<WrittenEvent> Write(int transactions, int per_transaction) {
+    WriterOptions w;
+    w.schema = schema_.name();
+    w.writers = 2;
+    w.transactions_per_writer = transactions / 2;
+    w.events_per_transaction = per_transaction;
+    w.aggregates = 20;
+    w.rollback_percent = 10;
+    w.max_sleep_us = 0;
+    return RunWriters(w);
+  }
+  /// Runs a relay until the outbox is empty, then SIGTERM; returns its log.
+  std::string DrainWithRelay() {
+    RelayProcess relay(config_);
+    EXPECT_TRUE(WaitFor([&] { return OutboxRows(schema_.name()) == 0; }, 60000)) << relay.Log();
+    relay.Signal(SIGTERM);
+    EXPECT_EQ(relay.Wait(20000), 0) << relay.Log();
+    return relay.Log();
+  }
+  Audit AuditTopic(const std::vector<WrittenEvent>& committed) {
+    Audit a = AuditDelivery(committed, ConsumeEvents({prefix_ + ".account"}, committed));
+    std::printf("%zu committed, %zu delivered, lost=%zu phantom=%zu duplicates=%zu inversions=%zu\n", a.committed,
+                a.delivered, a.lost, a.phantom, a.duplicates, a.inversions);
+    return a;
+  }
+  static void ExpectExact(const Audit& a) {
+    EXPECT_EQ(a.lost, 0u) << a.first_problem;
+    EXPECT_EQ(a.phantom, 0u) << a.first_problem;
+    EXPECT_EQ(a.inversions, 0u) << a.first_problem;
+    EXPECT_EQ(a.duplicates, 0u) << a.first_problem;
+  }
+
+  ScopedSchema schema_{"eos"};
+  pqxx::connection conn_{PgDsn()};
+  std::string prefix_ = UniqueName("eos");
+  relay::Config config_ = ExactlyOnce(RelayConfig(schema_.name(), prefix_), prefix_);
+};
+
+TEST_F(ExactlyOnceTest, DrainsEveryEventOnceAndLeavesACheckpoint) {
+  const auto committed = Write(200, 5);
+  const std::string log = DrainWithRelay();
+  EXPECT_NE(log.find("no checkpoint in " + config_.kafka.checkpoint_topic + " yet"), std::string::npos) << log;
+  ExpectExact(AuditTopic(committed));
+  const auto cp = relay::ReadCheckpoint(config_.kafka, milliseconds(10000));
+  ASSERT_TRUE(cp.has_value()) << "the relay committed no checkpoint to " << config_.kafka.checkpoint_topic;
+  EXPECT_EQ(cp->transactional_id, config_.kafka.transactional_id);
+  EXPECT_GE(cp->transaction, 1u);
+}
+
+// The deterministic point inside the commit window: the transaction committed
+// in Kafka, the relay dies before Postgres records it. The next relay finds
+// the rows in the checkpoint and acknowledges them without publishing them.
+TEST_F(ExactlyOnceTest, AKillRightAfterACommitPublishesNothingTwice) {
+  config_.kafka.transaction_max_events = 50;
+  const auto committed = Write(200, 5);
+  {
+    ScopedEnv crash("OUTBOX_RELAY_CRASH_AT", "after_commit:3");
+    RelayProcess relay(config_);
+    EXPECT_EQ(relay.Wait(60000), 128 + SIGKILL) << relay.Log();
+  }
+  EXPECT_GT(OutboxRows(schema_.name()), 0);
+  const auto cp = relay::ReadCheckpoint(config_.kafka, milliseconds(10000));
+  ASSERT_TRUE(cp.has_value());
+  EXPECT_EQ(cp->transaction, 3u);
+  EXPECT_GT(cp->rows.size(), 0u) << "the killed relay's last transaction covers rows it never acknowledged";
+  const std::string log = DrainWithRelay();
+  EXPECT_NE(log.find("(transaction 3, committed at"), std::string::npos) << log;
+  ExpectExact(AuditTopic(committed));
+}
+
+// Killed with a transaction open (its records may be on the broker): the next
+// relay's producer aborts it, so read_committed consumers never see them.
+TEST_F(ExactlyOnceTest, AKillBeforeACommitLeavesNothingVisible) {
+  config_.kafka.transaction_max_events = 50;
+  const auto committed = Write(200, 5);
+  {
+    ScopedEnv crash("OUTBOX_RELAY_CRASH_AT", "before_commit:2");
+    RelayProcess relay(config_);
+    EXPECT_EQ(relay.Wait(60000), 128 + SIGKILL) << relay.Log();
+  }
+  DrainWithRelay();
+  ExpectExact(AuditTopic(committed));
+}
+
+TEST_F(ExactlyOnceTest, KilledAtRandomMomentsLeavesNoDuplicates) {
+  const Audit a =
+      KillRestartAndAudit("exactly-once restart", config_, schema_.name(), prefix_, 8, 700, 150, "relay starting");
+  EXPECT_EQ(a.duplicates, 0u) << a.first_problem;
+}
+
+// A record the broker rejects aborts its transaction. Isolated, it is
+// dead-lettered; every other event is published exactly once.
+TEST_F(ExactlyOnceTest, AnOversizedRecordIsDeadLetteredAndTheRestPublishedOnce) {
+  CreateTopic(prefix_ + ".order", 1, {{"max.message.bytes", "4000"}});
+  std::vector<WrittenEvent> flowed;
+  {
+    pqxx::work tx(conn_);
+    for (int i = 0; i < 6; ++i) {
+      const std::string payload = i == 3 ? "repeat('x', 6000)" : "'v" + std::to_string(i) + "'";
+      const std::string id =
+          tx.exec1("INSERT INTO \"" + schema_.name() +
+                   "\".outbox (aggregate_type, aggregate_id, event_type, payload) VALUES ('order', "
+                   "'K" +
+                   std::to_string(i) + "', 'E', convert_to(" + payload + ", 'UTF8')) RETURNING id::text")[0]
+              .as<std::string>();
+      if (i != 3) flowed.push_back({id, "K" + std::to_string(i)});
+    }
+    tx.commit();
+  }
+  RelayProcess relay(config_);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        pqxx::nontransaction tx(conn_);
+        return tx.exec1("SELECT count(*) FROM \"" + schema_.name() + "\".dead_letter")[0].as<int>() == 1 &&
+               OutboxRows(schema_.name()) == 0;
+      },
+      60000))
+      << relay.Log();
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+  EXPECT_TRUE(relay.LogContains("aborting a transaction")) << relay.Log();
+  const Audit a = AuditDelivery(flowed, ConsumeEvents({prefix_ + ".order"}, flowed));
+  EXPECT_EQ(a.lost, 0u) << a.first_problem;
+  EXPECT_EQ(a.duplicates, 0u) << a.first_problem;
+  EXPECT_EQ(a.phantom, 0u) << a.first_problem;
+}
+
+// Another producer with the relay's transactional.id (a standby taking over)
+// fences it: its open transaction fails, nothing of it is visible, and the
+// relay publishes nothing more until it is the table's active relay again.
+TEST_F(ExactlyOnceTest, AFencedRelayPublishesNothingTwice) {
+  std::vector<WrittenEvent> committed;
+  std::thread writer([&] {
+    WriterOptions w;
+    w.schema = schema_.name();
+    w.writers = 2;
+    w.transactions_per_writer = 300;
+    w.events_per_transaction = 2;
+    w.aggregates = 20;
+    w.rollback_percent = 0;
+    w.pause_between_us = 5000;
+    committed = RunWriters(w);
+  });
+  RelayProcess relay(config_);
+  ASSERT_TRUE(WaitFor([&] { return relay.LogContains("transactions ready"); }, 30000)) << relay.Log();
+  std::this_thread::sleep_for(milliseconds(1000));
+  {
+    // The zombie-fencing step of a new producer with the same transactional.id.
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", KafkaBrokers().c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "transactional.id", config_.kafka.transactional_id.c_str(), err, sizeof err);
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    ASSERT_NE(rk, nullptr) << err;
+    rd_kafka_error_t* e = rd_kafka_init_transactions(rk, 30000);
+    EXPECT_EQ(e, nullptr) << rd_kafka_error_string(e);
+    if (e != nullptr) rd_kafka_error_destroy(e);
+    rd_kafka_destroy(rk);
+  }
+  EXPECT_TRUE(WaitFor([&] { return relay.LogContains("fenced"); }, 30000)) << relay.Log();
+  writer.join();
+  EXPECT_TRUE(WaitFor([&] { return OutboxRows(schema_.name()) == 0; }, 60000)) << relay.Log();
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0) << relay.Log();
+  ExpectExact(AuditTopic(committed));
+}
+
+}  // namespace
+}  // namespace outbox::test
