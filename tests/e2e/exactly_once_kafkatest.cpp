@@ -92,6 +92,15 @@ TEST_F(ExactlyOnceTest, DrainsEveryEventOnceAndLeavesACheckpoint) {
   ASSERT_TRUE(cp.has_value()) << "the relay committed no checkpoint to " << config_.kafka.checkpoint_topic;
   EXPECT_EQ(cp->transactional_id, config_.kafka.transactional_id);
   EXPECT_GE(cp->transaction, 1u);
+  // `status` shows it.
+  const CommandResult status = RunRelay(config_, {"status"});
+  const size_t line = status.out.find("\ncheckpoint: ");
+  ASSERT_NE(line, std::string::npos) << status.out << status.err;
+  EXPECT_NE(status.out.find("transaction " + std::to_string(cp->transaction) + " committed at ", line),
+            std::string::npos)
+      << status.out << status.err;
+  const CommandResult json = RunRelay(config_, {"status", "--json"});
+  EXPECT_NE(json.out.find("\"transaction\":" + std::to_string(cp->transaction)), std::string::npos) << json.out;
 }
 
 // The deterministic point inside the commit window: the transaction committed

@@ -3,7 +3,8 @@
 // port + 300; + 304 for the tail-mode variant, which may run at the same
 // time) so the shared one other tests use stays up. Records wait in
 // librdkafka's queue while the broker is away (the relay never expires them),
-// so each key keeps its order across restarts. Runs in poll and in tail mode.
+// so each key keeps its order across restarts. Runs in poll and in tail mode,
+// and exactly once (+ 306), where duplicates must be 0 too.
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -14,16 +15,18 @@
 namespace outbox::test::fault {
 namespace {
 
-void BrokerKilledAndRestarted(bool tail) {
-  const std::string scenario = tail ? "broker-restart-tail" : "broker-restart";
+void BrokerKilledAndRestarted(Variant variant) {
+  const bool tail = variant == Variant::kTail, eos = variant == Variant::kExactlyOnce;
+  const std::string scenario = tail ? "broker-restart-tail" : eos ? "eos-broker-restart" : "broker-restart";
   const int64_t restarts = EnvInt("OUTBOX_FAULT_BROKER_RESTARTS", 3);
   const auto min_events = static_cast<size_t>(EnvInt("OUTBOX_FAULT_EVENTS", 3000));
   std::mt19937_64 rng(Seed(scenario));
-  PrivateBroker broker(tail ? 304 : 300);  // the two variants may run at once (ctest -j)
+  PrivateBroker broker(tail ? 304 : eos ? 306 : 300);  // the variants may run at once (ctest -j)
   FaultSchema schema(PgDsn(), "fbrk", 30);
   const std::string prefix = UniqueName("fbrk");
   auto config = RelayConfig(schema.name(), prefix, broker.address());
   if (tail) config = TailConfig(config);
+  if (eos) config = ExactlyOnce(config, prefix);
   TailSlotGuard slot(config);
   RelayThread relay(config);
 
@@ -59,12 +62,24 @@ void BrokerKilledAndRestarted(bool tail) {
   Report(scenario, "restarts=" + std::to_string(restarts), audit,
          " down_s=" + std::to_string(down_ms_total / 1000) +
              " resyncs=" + std::to_string(relay.stats().resyncs.load()) + " producer_rebuilds=" +
-             std::to_string(relay.stats().producer_rebuilds.load()) + " errors=" + ErrorsByReason(relay.stats()));
+             std::to_string(relay.stats().producer_rebuilds.load()) + " errors=" + ErrorsByReason(relay.stats()) +
+             (eos ? " committed_tx=" + std::to_string(relay.stats().transactions_committed.load()) +
+                        " aborted_tx=" + std::to_string(relay.stats().transactions_aborted.load())
+                  : ""));
+  if (eos) {
+    EXPECT_EQ(audit.duplicates, 0u) << audit.first_problem;
+  }
 }
 
-TEST(FaultBrokerRestart, BrokerKilledAndRestartedWhileWritersWrite) { BrokerKilledAndRestarted(/*tail=*/false); }
+TEST(FaultBrokerRestart, BrokerKilledAndRestartedWhileWritersWrite) { BrokerKilledAndRestarted(Variant::kPoll); }
 
-TEST(FaultBrokerRestart, TailModeBrokerKilledAndRestartedWhileWritersWrite) { BrokerKilledAndRestarted(/*tail=*/true); }
+TEST(FaultBrokerRestart, TailModeBrokerKilledAndRestartedWhileWritersWrite) {
+  BrokerKilledAndRestarted(Variant::kTail);
+}
+
+TEST(FaultBrokerRestart, ExactlyOnceBrokerKilledAndRestartedWhileWritersWrite) {
+  BrokerKilledAndRestarted(Variant::kExactlyOnce);
+}
 
 }  // namespace
 }  // namespace outbox::test::fault

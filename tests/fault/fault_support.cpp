@@ -170,6 +170,14 @@ std::vector<WrittenEvent> FaultSchema::Ledger() const {
   return out;
 }
 
+relay::Config ExactlyOnce(relay::Config c, const std::string& prefix) {
+  c.kafka.delivery = relay::Delivery::kExactlyOnce;
+  c.kafka.transactional_id = "outbox-relay.fault." + prefix;
+  c.kafka.checkpoint_topic = prefix + ".checkpoints";
+  c.postgres.lock_lease = std::chrono::milliseconds(3000);
+  return c;
+}
+
 std::string ErrorsByReason(const relay::RelayStats& stats) {
   std::string out;
   for (const auto& [reason, n] : stats.errors_by_reason.Snapshot()) {

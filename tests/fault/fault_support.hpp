@@ -59,6 +59,13 @@ class FaultSchema {
 std::vector<ConsumedRecord> ReadPartitions(const std::string& brokers, const std::string& topic, int partitions,
                                            const std::vector<WrittenEvent>& committed, int timeout_ms);
 
+/// `config` with kafka.delivery = "exactly_once": a transactional.id and a
+/// checkpoint topic of its own (from `prefix`), and a 3 s lock lease.
+relay::Config ExactlyOnce(relay::Config config, const std::string& prefix);
+
+/// Which delivery a scenario runs with.
+enum class Variant { kPoll, kTail, kExactlyOnce };
+
 /// The relay's failed deliveries by librdkafka error name, e.g. "_MSG_TIMED_OUT:12,_PURGE_QUEUE:3" ("none").
 std::string ErrorsByReason(const relay::RelayStats& stats);
 

@@ -4,7 +4,8 @@
 // same time). Writers retry across the outage and resolve commits of
 // unknown outcome through the ledger, so the committed set is exact; the relay
 // reconnects and nothing is lost, acknowledged twice into a gap, or reordered.
-// Runs in poll and in tail mode (the slot lives in the private cluster).
+// Runs in poll and in tail mode (the slot lives in the private cluster), and
+// exactly once (+ 306), where duplicates must be 0 too.
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -15,18 +16,20 @@
 namespace outbox::test::fault {
 namespace {
 
-void FastAndImmediateRestarts(bool tail) {
-  const std::string scenario = tail ? "pg-restart-tail" : "pg-restart";
+void FastAndImmediateRestarts(Variant variant) {
+  const bool tail = variant == Variant::kTail, eos = variant == Variant::kExactlyOnce;
+  const std::string scenario = tail ? "pg-restart-tail" : eos ? "eos-pg-restart" : "pg-restart";
   const int64_t restarts = EnvInt("OUTBOX_FAULT_PG_RESTARTS", 4);
   const auto min_events = static_cast<size_t>(EnvInt("OUTBOX_FAULT_EVENTS", 3000));
   std::mt19937_64 rng(Seed(scenario));
-  PrivatePostgres pg(tail ? 301 : 300);  // the two variants may run at once (ctest -j)
+  PrivatePostgres pg(tail ? 301 : eos ? 306 : 300);  // the variants may run at once (ctest -j)
   FaultSchema schema(pg.dsn(), "fpg", 30);
   const std::string prefix = UniqueName("fpg");
   auto config = RelayConfig(schema.name(), prefix);
   config.postgres.dsn = pg.dsn();
   config.postgres.reconnect_backoff_max = std::chrono::milliseconds(2000);
   if (tail) config = TailConfig(config);  // the slot goes with the private cluster
+  if (eos) config = ExactlyOnce(config, prefix);
   RelayThread relay(config);
 
   FaultWriterOptions w;
@@ -63,13 +66,21 @@ void FastAndImmediateRestarts(bool tail) {
          audit,
          " writer_retries=" + std::to_string(writers.retries()) + " unknown_commits=" +
              std::to_string(writers.unknown()) + " (committed=" + std::to_string(writers.unknown_committed()) +
-             ") relay_reconnects=" + std::to_string(relay.stats().pg_reconnects.load()));
+             ") relay_reconnects=" + std::to_string(relay.stats().pg_reconnects.load()) +
+             (eos ? " covered=" + std::to_string(relay.stats().checkpoint_covered.load()) : ""));
+  if (eos) {
+    EXPECT_EQ(audit.duplicates, 0u) << audit.first_problem;
+  }
 }
 
-TEST(FaultPostgresRestart, FastAndImmediateRestartsWhileTheRelayRuns) { FastAndImmediateRestarts(/*tail=*/false); }
+TEST(FaultPostgresRestart, FastAndImmediateRestartsWhileTheRelayRuns) { FastAndImmediateRestarts(Variant::kPoll); }
 
 TEST(FaultPostgresRestart, TailModeFastAndImmediateRestartsWhileTheRelayRuns) {
-  FastAndImmediateRestarts(/*tail=*/true);
+  FastAndImmediateRestarts(Variant::kTail);
+}
+
+TEST(FaultPostgresRestart, ExactlyOnceFastAndImmediateRestartsWhileTheRelayRuns) {
+  FastAndImmediateRestarts(Variant::kExactlyOnce);
 }
 
 }  // namespace

@@ -49,6 +49,12 @@ TEST(PrometheusRender, KnownStateGivesExactlyTheseLines) {
   s.errors_by_reason.Add("_MSG_TIMED_OUT", 6);
   for (double v : {0.5, 0.25, 0.25, 0.125, 8.0, 512.0}) s.commit_to_ack_seconds.Observe(v);
   for (double v : {1.0, 10.0, 11.0, 20000.0}) s.batch_rows.Observe(v);
+  s.transactions_committed = 11;
+  s.transactions_aborted = 2;
+  s.checkpoint_covered = 4;
+  s.checkpoint_unix_ms = 1700000000500;
+  for (double v : {40.0, 5000.0}) s.transaction_events.Observe(v);
+  s.transaction_commit_seconds.Observe(0.004);
 
   const std::string expected = R"(# HELP outbox_relay_events_published_total Events the broker confirmed, by topic.
 # TYPE outbox_relay_events_published_total counter
@@ -143,6 +149,51 @@ outbox_relay_resyncs_total 4
 # HELP outbox_relay_producer_rebuilds_total Kafka producers rebuilt after a fatal librdkafka error.
 # TYPE outbox_relay_producer_rebuilds_total counter
 outbox_relay_producer_rebuilds_total 5
+# HELP outbox_relay_transactions_committed_total Kafka transactions committed (kafka.delivery = "exactly_once").
+# TYPE outbox_relay_transactions_committed_total counter
+outbox_relay_transactions_committed_total 11
+# HELP outbox_relay_transactions_aborted_total Kafka transactions aborted; their events are published again in a later one.
+# TYPE outbox_relay_transactions_aborted_total counter
+outbox_relay_transactions_aborted_total 2
+# HELP outbox_relay_checkpoint_covered_rows_total Rows acknowledged without publishing because the last committed checkpoint covered them.
+# TYPE outbox_relay_checkpoint_covered_rows_total counter
+outbox_relay_checkpoint_covered_rows_total 4
+# HELP outbox_relay_checkpoint_timestamp_seconds Commit time of the last checkpoint this relay wrote or recovered (0: none).
+# TYPE outbox_relay_checkpoint_timestamp_seconds gauge
+outbox_relay_checkpoint_timestamp_seconds 1700000000.5
+# HELP outbox_relay_transaction_events Events per committed Kafka transaction.
+# TYPE outbox_relay_transaction_events histogram
+outbox_relay_transaction_events_bucket{le="1"} 0
+outbox_relay_transaction_events_bucket{le="10"} 0
+outbox_relay_transaction_events_bucket{le="50"} 1
+outbox_relay_transaction_events_bucket{le="100"} 1
+outbox_relay_transaction_events_bucket{le="250"} 1
+outbox_relay_transaction_events_bucket{le="500"} 1
+outbox_relay_transaction_events_bucket{le="1000"} 1
+outbox_relay_transaction_events_bucket{le="2500"} 1
+outbox_relay_transaction_events_bucket{le="5000"} 2
+outbox_relay_transaction_events_bucket{le="10000"} 2
+outbox_relay_transaction_events_bucket{le="+Inf"} 2
+outbox_relay_transaction_events_sum 5040
+outbox_relay_transaction_events_count 2
+# HELP outbox_relay_transaction_commit_seconds Time commit_transaction() took, its flush of the transaction's records included.
+# TYPE outbox_relay_transaction_commit_seconds histogram
+outbox_relay_transaction_commit_seconds_bucket{le="0.001"} 0
+outbox_relay_transaction_commit_seconds_bucket{le="0.0025"} 0
+outbox_relay_transaction_commit_seconds_bucket{le="0.005"} 1
+outbox_relay_transaction_commit_seconds_bucket{le="0.01"} 1
+outbox_relay_transaction_commit_seconds_bucket{le="0.025"} 1
+outbox_relay_transaction_commit_seconds_bucket{le="0.05"} 1
+outbox_relay_transaction_commit_seconds_bucket{le="0.1"} 1
+outbox_relay_transaction_commit_seconds_bucket{le="0.25"} 1
+outbox_relay_transaction_commit_seconds_bucket{le="0.5"} 1
+outbox_relay_transaction_commit_seconds_bucket{le="1"} 1
+outbox_relay_transaction_commit_seconds_bucket{le="2.5"} 1
+outbox_relay_transaction_commit_seconds_bucket{le="5"} 1
+outbox_relay_transaction_commit_seconds_bucket{le="10"} 1
+outbox_relay_transaction_commit_seconds_bucket{le="+Inf"} 1
+outbox_relay_transaction_commit_seconds_sum 0.004
+outbox_relay_transaction_commit_seconds_count 1
 # HELP outbox_relay_postgres_up 1 when the relay's Postgres connections are up.
 # TYPE outbox_relay_postgres_up gauge
 outbox_relay_postgres_up 1
@@ -174,7 +225,7 @@ TEST(PrometheusRender, FreshStatsAreWellFormedAndOmitUnknownGauges) {
       EXPECT_TRUE(typed.insert(line.substr(7, line.find(' ', 7) - 7)).second) << line;
     }
   }
-  EXPECT_EQ(typed.size(), 25u) << "one TYPE line per metric family";
+  EXPECT_EQ(typed.size(), 31u) << "one TYPE line per metric family";
   EXPECT_NE(text.find("# TYPE outbox_relay_backlog_rows gauge\n# HELP outbox_relay_oldest_unpublished_age_seconds"),
             std::string::npos)
       << "an unknown backlog has no sample";

@@ -730,7 +730,7 @@ TEST_F(ConfigTest, ExactlyOnceKeysAndTheDerivedTransactionalId) {
   EXPECT_TRUE(derived.kafka.exactly_once());
   EXPECT_EQ(derived.kafka.transactional_id, "outbox-relay.app.outbox.outbox") << "database, schema and table";
   EXPECT_EQ(derived.kafka.checkpoint_topic, "outbox-relay.checkpoints");
-  EXPECT_EQ(derived.kafka.transaction_max_events, 5000u);
+  EXPECT_EQ(derived.kafka.transaction_max_events, 10000u);
   EXPECT_EQ(derived.kafka.transaction_interval.count(), 20);
 
   const Config set = ParseConfig(R"(
@@ -759,6 +759,18 @@ transaction_interval_ms = 50
       "[postgres]\ndsn = \"host=db user=relay dbname=billing\"\n[outbox]\nschema = "
       "\"sales\"\n[kafka]\nbrokers = \"k:9092\"\ndelivery = \"exactly_once\"\n");
   EXPECT_EQ(by_dsn.kafka.transactional_id, "outbox-relay.billing.sales.outbox");
+
+  // The lock lease: on by default with exactly_once (failover within
+  // seconds), off with at_least_once, and what the file says otherwise.
+  EXPECT_EQ(alo.postgres.lock_lease.count(), 0);
+  EXPECT_EQ(alo.postgres.LockCheckInterval().count(), 5000);
+  EXPECT_EQ(derived.postgres.lock_lease.count(), 2500);
+  EXPECT_EQ(derived.postgres.LockCheckInterval().count(), 625) << "a quarter of the lease";
+  const std::string no_lease = "[postgres]\ndsn = \"host=db\"\nlock_lease_ms = 0\n[kafka]\nbrokers = \"k:9092\"\n";
+  EXPECT_EQ(ParseConfig(no_lease + "delivery = \"exactly_once\"\n").postgres.lock_lease.count(), 0);
+  const std::string lease = "[postgres]\ndsn = \"host=db\"\nlock_lease_ms = 4000\n[kafka]\nbrokers = \"k:9092\"\n";
+  EXPECT_EQ(ParseConfig(lease).postgres.lock_lease.count(), 4000);
+  EXPECT_EQ(ParseConfig(ConfigToToml(ParseConfig(lease), true)).postgres.lock_lease.count(), 4000);
 }
 
 TEST_F(ConfigErrorTest, ExactlyOnce) {
@@ -776,6 +788,7 @@ TEST_F(ConfigErrorTest, ExactlyOnce) {
       {"[kafka]\ndelivery = \"exactly_once\"\n[source]\nmode = \"tail\"",
        "kafka.delivery: \"exactly_once\" works with source.mode = \"poll\" only"},
       {"[kafka.properties]\n\"transactional.id\" = \"x\"", "set kafka.transactional_id instead"},
+      {"[postgres]\nlock_lease_ms = 500", "postgres.lock_lease_ms: must be 0 (off) or between 1000 and 600000 ms"},
   });
 }
 

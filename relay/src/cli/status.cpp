@@ -11,8 +11,10 @@
 #include <pqxx/except>
 #include <pqxx/nontransaction>
 
+#include "check/check_time.hpp"
 #include "cli/cli.hpp"
 #include "config/config.hpp"
+#include "kafka/checkpoint.hpp"
 #include "outbox/migrations.hpp"
 #include "pg/outbox_monitor.hpp"
 #include "pg/outbox_sql.hpp"
@@ -32,6 +34,9 @@ struct Status {
   int schema_version = 0;
   int latest_schema_version = 0;
   std::optional<int64_t> slot_retained_bytes;  // tail mode; none: poll mode or no such slot
+  // kafka.delivery = "exactly_once": the relay's last committed checkpoint.
+  std::optional<Checkpoint> checkpoint;
+  std::string checkpoint_error;  // why it could not be read ("" when read, or at least once)
 };
 
 bool RelationExists(pqxx::connection_base& conn, const std::string& quoted_name) {
@@ -58,7 +63,24 @@ Status Read(const Config& config, pqxx::connection_base& conn) {
   if (config.source.mode == SourceMode::kTail) {
     s.slot_retained_bytes = OutboxMonitor::SlotRetainedWal(conn, config.source.slot_name);
   }
+  if (config.kafka.exactly_once()) {
+    try {
+      s.checkpoint = ReadCheckpoint(config.kafka, std::chrono::milliseconds(5000));
+    } catch (const std::exception& e) {
+      s.checkpoint_error = OneLine(e.what());
+    }
+  }
   return s;
+}
+
+std::string CheckpointText(const Config& config, const Status& s) {
+  if (!config.kafka.exactly_once()) return "n/a (kafka.delivery = \"at_least_once\")";
+  if (!s.checkpoint_error.empty()) return "unknown (" + s.checkpoint_error + ")";
+  if (!s.checkpoint) return "none yet (" + config.kafka.transactional_id + " in " + config.kafka.checkpoint_topic + ")";
+  return "transaction " + std::to_string(s.checkpoint->transaction) + " committed at " +
+         FormatRfc3339(static_cast<double>(s.checkpoint->committed_unix_ms) / 1000.0) + " with " +
+         std::to_string(s.checkpoint->rows.size()) + " rows not yet acknowledged then (" +
+         config.kafka.transactional_id + " in " + config.kafka.checkpoint_topic + ")";
 }
 
 void PrintText(const Config& config, const Status& s) {
@@ -97,6 +119,7 @@ void PrintText(const Config& config, const Status& s) {
                : "n/a (no replication slot " + config.source.slot_name + " yet)";
   }
   std::printf(row, "slot lag:", slot.c_str());
+  std::printf(row, "checkpoint:", CheckpointText(config, s).c_str());
 }
 
 void PrintJson(const Config& config, const Status& s) {
@@ -111,6 +134,16 @@ void PrintJson(const Config& config, const Status& s) {
   j["latest_schema_version"] = s.latest_schema_version;
   j["source_mode"] = config.source.mode == SourceMode::kPoll ? "poll" : "tail";
   j["slot_lag_bytes"] = s.slot_retained_bytes ? nlohmann::json(*s.slot_retained_bytes) : nlohmann::json(nullptr);
+  j["delivery"] = config.kafka.exactly_once() ? "exactly_once" : "at_least_once";
+  if (s.checkpoint) {
+    j["checkpoint"] = {{"transactional_id", s.checkpoint->transactional_id},
+                       {"transaction", s.checkpoint->transaction},
+                       {"committed_at_ms", s.checkpoint->committed_unix_ms},
+                       {"rows", s.checkpoint->rows.size()}};
+  } else {
+    j["checkpoint"] = nullptr;
+  }
+  if (!s.checkpoint_error.empty()) j["checkpoint_error"] = s.checkpoint_error;
   std::printf("%s\n", j.dump().c_str());
 }
 

@@ -18,7 +18,7 @@ const std::vector<SectionSchema>& Schema() {
       {"", {}, {"postgres", "outbox", "source", "kafka", "log", "shutdown", "dead_letter", "http"}},
       {"postgres",
        {"dsn", "dsn_file", "connect_timeout_ms", "reconnect_backoff_max_ms", "tcp_user_timeout_ms",
-        "statement_timeout_ms", "lock_check_interval_ms"},
+        "statement_timeout_ms", "lock_check_interval_ms", "lock_lease_ms"},
        {}},
       {"outbox", {"schema", "table", "cleanup", "retention", "notify_channel", "relay_schema"}, {"columns"}},
       {"outbox.columns",
@@ -89,6 +89,12 @@ void ReadPostgres(const TableReader& t, PostgresConfig& pg, std::string& dsn_fil
   }
   SetMillis(t, "statement_timeout_ms", 0, 60 * kMinute, pg.statement_timeout);
   SetMillis(t, "lock_check_interval_ms", 100, 10 * kMinute, pg.lock_check_interval);
+  if (auto v = t.Integer("lock_lease_ms", 0, 10 * kMinute, "ms")) {
+    if (*v != 0 && *v < kSecond)
+      t.Fail("lock_lease_ms", "must be 0 (off) or between 1000 and 600000 ms, got " + std::to_string(*v));
+    pg.lock_lease = milliseconds(*v);
+    pg.lock_lease_set = true;
+  }
 }
 
 void ReadColumns(const TableReader& t, ColumnNames& c) {
@@ -211,6 +217,9 @@ void CheckExactlyOnce(const std::string& origin, Config& c) {
          "\"exactly_once\" works with source.mode = \"poll\" only in this version; use \"poll\", or "
          "\"at_least_once\" with tail mode");
   }
+  // Failover within seconds: a stopped or cut-off relay loses the lock when
+  // the server ends its idle session; fencing stops it publishing.
+  if (!c.postgres.lock_lease_set) c.postgres.lock_lease = milliseconds(2500);
   if (c.kafka.transactional_id.empty()) {
     c.kafka.transactional_id =
         "outbox-relay." + config_internal::DsnDatabase(c.postgres.dsn) + "." + c.outbox.schema + "." + c.outbox.table;

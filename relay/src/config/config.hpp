@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -55,6 +56,17 @@ struct PostgresConfig {
   std::chrono::milliseconds statement_timeout{60000};
   /// How often the relay shows that its session still holds the table's lock.
   std::chrono::milliseconds lock_check_interval{5000};
+  /// The lock session's idle_session_timeout: a relay that sends nothing on
+  /// it for this long (stopped, hung, cut off) has its session ended by the
+  /// server, which frees the lock for a standby. 0 = off. ParseConfig sets
+  /// 2500 with kafka.delivery = "exactly_once" unless the file sets it.
+  std::chrono::milliseconds lock_lease{0};
+  bool lock_lease_set = false;  ///< the file set lock_lease_ms
+
+  /// How often the lock session shows it holds the lock: often enough to keep a lease.
+  std::chrono::milliseconds LockCheckInterval() const {
+    return lock_lease.count() > 0 ? std::min(lock_check_interval, lock_lease / 4) : lock_check_interval;
+  }
 };
 
 struct OutboxConfig {
@@ -109,7 +121,7 @@ struct KafkaConfig {
   /// exactly_once: the compacted topic holding each relay's checkpoint (keyed by transactional_id).
   std::string checkpoint_topic = "outbox-relay.checkpoints";
   /// exactly_once: a transaction commits once it holds this many events...
-  size_t transaction_max_events = 5000;
+  size_t transaction_max_events = 10000;
   /// ...or once it has been open this long, whichever comes first.
   std::chrono::milliseconds transaction_interval{20};
 

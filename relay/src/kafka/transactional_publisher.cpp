@@ -1,5 +1,6 @@
 #include "kafka/transactional_publisher.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -16,7 +17,7 @@
 namespace outbox::relay {
 namespace {
 
-constexpr int kCallTimeoutMs = 10000;  // one blocking transactional call; retried when it times out
+constexpr int kCallTimeoutMs = 5000;  // one blocking transactional call; retried when it times out
 // The checkpoint record's token: never a window token (those count up from 1).
 constexpr DeliveryToken kCheckpointToken{~uint64_t{0}};
 
@@ -33,17 +34,29 @@ TransactionalPublisher::TransactionalPublisher(const KafkaConfig& config, size_t
       spdlog::warn("kafka: fault injection: the relay kills itself at {} of transaction {}", crash_point_, crash_at_);
     }
   }
+  if (pipe2(commit_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) throw KafkaError("kafka: pipe2 failed");
   // Built now so a bad property fails at start-up; initialised by Recover().
   producer_ = std::make_unique<Producer>(config_);
 }
 
-TransactionalPublisher::~TransactionalPublisher() = default;
+TransactionalPublisher::~TransactionalPublisher() {
+  if (commit_.valid()) commit_.wait();  // bounded by the commit call's timeout
+  for (int fd : commit_pipe_) {
+    if (fd >= 0) close(fd);
+  }
+}
 
 void TransactionalPublisher::InjectFatalError(const std::string& reason) {
   if (producer_) producer_->InjectFatalError(reason);
 }
 
+int TransactionalPublisher::EventFd() const {
+  if (commit_.valid()) return commit_pipe_[0];
+  return producer_ ? producer_->EventFd() : -1;
+}
+
 Clock::time_point TransactionalPublisher::NextDue() const {
+  if (commit_.valid()) return Clock::time_point::max();  // the pipe says when it is over
   if (committing_ || aborting_) return Clock::now();
   if (!open_) return Clock::time_point::max();
   return opened_at_ + config_.transaction_interval;
@@ -131,8 +144,27 @@ bool TransactionalPublisher::Drop(const TxnResult& r, const char* during) {
   return true;
 }
 
+void TransactionalPublisher::TakeReports() {
+  scratch_.clear();
+  producer_->Poll(0, scratch_);
+  for (DeliveryReport& r : scratch_) {
+    if (r.status != DeliveryStatus::kOk && abort_reason_.empty()) abort_reason_ = r.error;
+    if (r.token.value != kCheckpointToken.value) reports_[r.token.value] = std::move(r);
+  }
+}
+
 bool TransactionalPublisher::Poll(int timeout_ms, std::vector<DeliveryReport>& out) {
   if (!producer_) return false;
+  if (commit_.valid()) {
+    // Nothing touches the producer while the commit's thread uses it.
+    if (commit_.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready) return false;
+    char drain[16];
+    while (read(commit_pipe_[0], drain, sizeof drain) > 0) {
+    }
+    const TxnResult commit = commit_.get();
+    FinishCommit(commit, std::chrono::duration<double>(Clock::now() - commit_started_).count(), out);
+    return producer_ == nullptr;
+  }
   scratch_.clear();
   producer_->Poll(timeout_ms, scratch_);
   bool failed = false;
@@ -149,19 +181,19 @@ bool TransactionalPublisher::Poll(int timeout_ms, std::vector<DeliveryReport>& o
     fatal.fatal = true;
     return Drop(fatal, "publishing");
   }
-  if (aborting_ || (open_ && failed)) {
+  if (aborting_ || (open_ && !committing_ && failed)) {
     Abort(abort_reason_.empty() ? "a record failed" : abort_reason_, out);
     return producer_ == nullptr;
   }
   if (open_ &&
       (committing_ || tokens_.size() >= max_events_ || Clock::now() - opened_at_ >= config_.transaction_interval)) {
-    Commit(out);
+    StartCommit(out);
     return producer_ == nullptr;
   }
   return false;
 }
 
-void TransactionalPublisher::Commit(std::vector<DeliveryReport>& out) {
+void TransactionalPublisher::StartCommit(std::vector<DeliveryReport>& out) {
   if (!committing_) {
     if (crash_point_ == "before_commit" && committed_ + 1 == crash_at_) kill(getpid(), SIGKILL);
     Checkpoint cp;
@@ -180,22 +212,27 @@ void TransactionalPublisher::Commit(std::vector<DeliveryReport>& out) {
     }
     committing_ = true;
   }
-  const auto start = Clock::now();
-  const TxnResult commit = producer_->CommitTransaction(kCallTimeoutMs);
+  // A commit that timed out is resumed by calling it again (librdkafka).
+  commit_started_ = Clock::now();
+  Producer* producer = producer_.get();
+  const int done_fd = commit_pipe_[1];
+  commit_ = std::async(std::launch::async, [producer, done_fd] {
+    TxnResult r = producer->CommitTransaction(kCallTimeoutMs);
+    const char c = 'c';
+    [[maybe_unused]] const ssize_t n = write(done_fd, &c, 1);
+    return r;
+  });
+}
+
+void TransactionalPublisher::FinishCommit(const TxnResult& commit, double seconds, std::vector<DeliveryReport>& out) {
   if (commit.ok) {
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     ++committed_;
     if (crash_point_ == "after_commit" && committed_ == crash_at_) kill(getpid(), SIGKILL);
     stats_->transactions_committed++;
     stats_->transaction_events.Observe(static_cast<double>(tokens_.size()));
     stats_->transaction_commit_seconds.Observe(seconds);
     stats_->checkpoint_unix_ms = UnixMillis();
-    // The delivery reports of the flush inside the commit come with the next Poll.
-    scratch_.clear();
-    producer_->Poll(0, scratch_);
-    for (DeliveryReport& r : scratch_) {
-      if (r.token.value != kCheckpointToken.value) reports_[r.token.value] = std::move(r);
-    }
+    TakeReports();  // those the commit's flush served
     for (const DeliveryToken t : tokens_) {
       auto it = reports_.find(t.value);
       DeliveryReport r = it != reports_.end() ? std::move(it->second) : DeliveryReport{};
@@ -213,7 +250,7 @@ void TransactionalPublisher::Commit(std::vector<DeliveryReport>& out) {
   }
   if (commit.retriable) {
     spdlog::warn("kafka: committing a transaction of {} events: {}; retrying", tokens_.size(), commit.error);
-    return;  // resumed on the next Poll
+    return;  // committing_ stays: the next Poll resumes it
   }
   if (commit.abortable) {
     committing_ = false;
@@ -238,11 +275,7 @@ void TransactionalPublisher::Abort(const std::string& why, std::vector<DeliveryR
     return;
   }
   stats_->transactions_aborted++;
-  scratch_.clear();
-  producer_->Poll(0, scratch_);
-  for (DeliveryReport& r : scratch_) {
-    if (r.token.value != kCheckpointToken.value) reports_[r.token.value] = std::move(r);
-  }
+  TakeReports();
   for (const DeliveryToken t : tokens_) {
     auto it = reports_.find(t.value);
     DeliveryReport r;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -27,6 +28,13 @@ struct RelayStats;
 /// same order, in a later transaction. A fatal error (fencing included) drops
 /// the producer: its open transaction is lost with it, and Recover() starts a
 /// new one, which reads the checkpoint to learn what did commit.
+///
+/// The commit runs on a thread of its own (commit_transaction blocks while it
+/// flushes the transaction's records and ends it), so the pipeline thread
+/// meanwhile reads the next batch from Postgres, acknowledges, and keeps the
+/// lock session's lease. It hands nothing to the producer until the commit is
+/// over: librdkafka allows no produce() during a commit, and its delivery
+/// callbacks then run on the commit's thread.
 class TransactionalPublisher : public Publisher {
  public:
   /// `max_events`: events per transaction (at most the window's capacity).
@@ -35,7 +43,8 @@ class TransactionalPublisher : public Publisher {
 
   DeliveryReport Produce(const KafkaRecord& record, DeliveryToken token) override;
   bool Poll(int timeout_ms, std::vector<DeliveryReport>& out) override;
-  int EventFd() const override { return producer_ ? producer_->EventFd() : -1; }
+  /// While a commit runs on its thread: readable when it is over.
+  int EventFd() const override;
   size_t OutQueueLength() const override { return producer_ ? producer_->OutQueueLength() : 0; }
   bool BrokersDown() override { return producer_ && producer_->BrokersDown(); }
   void InjectFatalError(const std::string& reason) override;
@@ -50,7 +59,10 @@ class TransactionalPublisher : public Publisher {
   Clock::time_point NextDue() const override;
 
  private:
-  void Commit(std::vector<DeliveryReport>& out);
+  void StartCommit(std::vector<DeliveryReport>& out);
+  void FinishCommit(const TxnResult& commit, double seconds, std::vector<DeliveryReport>& out);
+  /// Moves the delivery reports librdkafka served into reports_.
+  void TakeReports();
   void Abort(const std::string& why, std::vector<DeliveryReport>& out);
   /// Drops the producer after a fatal error; true (the relay treats what it had as lost).
   bool Drop(const TxnResult& r, const char* during);
@@ -63,8 +75,11 @@ class TransactionalPublisher : public Publisher {
   bool topic_checked_ = false;
   bool ready_ = false;
   bool open_ = false;
-  bool committing_ = false;  // a commit returned retriable: resumed on the next Poll
-  bool aborting_ = false;    // an abort returned retriable: resumed on the next Poll
+  bool committing_ = false;        // the transaction is being committed (commit_ runs, or is due again)
+  std::future<TxnResult> commit_;  // the commit's thread, while it runs
+  Clock::time_point commit_started_{};
+  int commit_pipe_[2] = {-1, -1};  // the commit's thread writes a byte when it is over
+  bool aborting_ = false;          // an abort returned retriable: resumed on the next Poll
   bool fenced_ = false;
   Clock::time_point opened_at_{};
   uint64_t committed_ = 0;                                // transactions committed by this process

@@ -68,7 +68,12 @@ void PollSource::Connect() {
                 "WHERE f.xid >= 0 AND pg_xact_status(f.xid::text::xid8) = 'in progress'");
   receiver_ = std::make_unique<WakeReceiver>(*conn, channel_);
   conn_ = std::move(conn);
-  next_lock_check_ = Clock::now() + config_.postgres.lock_check_interval;
+  if (const auto lease = config_.postgres.lock_lease; lease.count() > 0) {
+    // The server ends this session (and frees the lock) once it idles for the
+    // lease: Tick() queries it more often than that while the relay runs.
+    pqxx::nontransaction(*conn_).exec("SET idle_session_timeout = " + std::to_string(lease.count()));
+  }
+  next_lock_check_ = Clock::now() + config_.postgres.LockCheckInterval();
   conn_->get_notifs();  // runs the LISTEN now
 }
 
@@ -82,7 +87,7 @@ void PollSource::Disconnect() noexcept {
 
 void PollSource::Tick(Clock::time_point now) {
   if (!conn_ || now < next_lock_check_) return;
-  next_lock_check_ = now + config_.postgres.lock_check_interval;
+  next_lock_check_ = now + config_.postgres.LockCheckInterval();
   std::string lost;
   try {
     pqxx::nontransaction tx(*conn_);

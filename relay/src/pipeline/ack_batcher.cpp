@@ -114,6 +114,7 @@ AckBatcher::Result AckBatcher::Complete(Clock::time_point now, const AckWorker::
   std::vector<uint64_t> txns;
   txns.reserve(in_flight_.size());
   std::vector<DeliveryToken> invisible;
+  std::vector<int64_t> missing;
   for (DeliveryToken t : in_flight_) {
     InFlightWindow::Entry* e = window.Find(t);
     if (e == nullptr) continue;
@@ -123,15 +124,23 @@ AckBatcher::Result AckBatcher::Complete(Clock::time_point now, const AckWorker::
       invisible.push_back(t);  // streamed before its commit became visible
       continue;
     }
-    if (!recorded) {
-      stats.ack_missing_rows++;
-      spdlog::warn("postgres: event seq={} was published but its row was already gone (removed by someone else)",
-                   e->row.seq);
-    }
+    if (!recorded) missing.push_back(e->row.seq);
     if (!e->behind_failure) txns.push_back(e->row.txn);
     window.Release(*e);
   }
   in_flight_.clear();
+  if (!missing.empty()) {
+    // One line per batch: after a takeover (the new relay acknowledged what its
+    // checkpoint covered) a whole transaction's rows can be gone.
+    stats.ack_missing_rows += missing.size();
+    std::string seqs;
+    for (size_t i = 0; i < missing.size() && i < 5; ++i) seqs += (i ? "," : "") + std::to_string(missing[i]);
+    if (missing.size() > 5) seqs += ",... (" + std::to_string(missing.size() - 5) + " more)";
+    spdlog::warn(
+        "postgres: {} published event(s) had no row left to acknowledge (removed by someone else, or acknowledged by "
+        "a relay that took over): seq={}",
+        missing.size(), seqs);
+  }
   source.Released(txns);
   stats.acked += txns.size();
   if (!txns.empty()) stats.last_ack_unix_ms = UnixMillis();

@@ -9,8 +9,10 @@
 
 namespace outbox::relay {
 
-Connector::Connector(std::string table, std::chrono::milliseconds backoff_max, RelayStats& stats)
+Connector::Connector(std::string table, std::chrono::milliseconds backoff_max, RelayStats& stats,
+                     std::chrono::milliseconds standby_retry)
     : table_(std::move(table)),
+      standby_retry_(standby_retry),
       backoff_(std::chrono::milliseconds(100), backoff_max),
       log_("connect", &stats.retries, &stats.connect_failing) {}
 
@@ -42,7 +44,7 @@ Connector::Result Connector::Ensure(Clock::time_point now, Source& source, AckSt
   } catch (const StandbyError& e) {
     if (!standby_) spdlog::info("relay: {}", e.what());
     standby_ = true;
-    retry_at_ = now + std::chrono::seconds(1);
+    retry_at_ = now + standby_retry_;
   } catch (const pqxx::broken_connection& e) {
     // Unreachable, restarting or full: what is in flight keeps going; retry with backoff.
     const std::chrono::milliseconds delay = backoff_.Next();

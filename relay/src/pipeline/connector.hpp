@@ -27,7 +27,9 @@ class Connector {
   };
   static constexpr std::chrono::seconds kStableAfter{10};
 
-  Connector(std::string table, std::chrono::milliseconds backoff_max, RelayStats& stats);
+  /// `standby_retry`: how often a standby tries to take the table's lock.
+  Connector(std::string table, std::chrono::milliseconds backoff_max, RelayStats& stats,
+            std::chrono::milliseconds standby_retry = std::chrono::seconds(1));
 
   /// Connects what is not connected, unless the backoff says wait. Throws
   /// what retrying cannot fix (missing table, wrong mapping, no privilege).
@@ -39,6 +41,7 @@ class Connector {
 
  private:
   std::string table_;
+  std::chrono::milliseconds standby_retry_;
   Backoff backoff_;
   RetryLog log_;
   Clock::time_point retry_at_{};

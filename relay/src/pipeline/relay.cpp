@@ -32,7 +32,9 @@ Relay::Relay(Config config, const StageFactory& factory)
                     stats_),
       dead_letters_(config_, stats_),
       dispatcher_(config_, stats_, window_, publisher_, source_, acks_, dead_letters_, acks_pending_),
-      connector_(config_.outbox.schema + "." + config_.outbox.table, config_.postgres.reconnect_backoff_max, stats_),
+      // With a lock lease, a standby tries often: failover is the lease plus this.
+      connector_(config_.outbox.schema + "." + config_.outbox.table, config_.postgres.reconnect_backoff_max, stats_,
+                 config_.postgres.lock_lease.count() > 0 ? milliseconds(250) : milliseconds(1000)),
       resync_backoff_max_(std::max(config_.postgres.reconnect_backoff_max, milliseconds(100))),
       read_log_("read", &stats_.retries, &stats_.read_failing),
       tail_log_("tail", &stats_.retries, &stats_.read_failing),
@@ -289,7 +291,9 @@ void Relay::Wait(Clock::time_point now) {
   const bool can_read =
       !resync_ && source_.connected() && acks_.connected() && window_.room() >= config_.source.batch_size;
   if (can_read && window_.queued() == 0) deadline = std::min(deadline, next_poll_at_);
-  if (can_read && wake_) deadline = now;
+  // Reading waits for the queued events to go out (ReadSource): no busy loop
+  // while the producer takes none (queue full, a transaction committing).
+  if (can_read && wake_ && window_.queued() == 0) deadline = now;
   if (window_.queued() > 0) deadline = std::min(deadline, now + milliseconds(5));
   if (!acks_pending_.empty() && acks_.connected()) deadline = std::min(deadline, acks_pending_.due());
   if (resync_) {
