@@ -102,6 +102,7 @@ for n in "${sizes[@]}"; do
     "$bin/kafka-ceiling-bench" --brokers "$brokers" --events "$n" --json "$lines"
     "$bin/pg-ceiling-bench" --dsn "$dsn" --events "$n" --json "$lines"
     "${drain[@]}" --events "$n"
+    "${drain[@]}" --events "$n" --delivery exactly_once
   done
   # The Postgres ceiling with the seq-list acknowledgement only (before range deletes).
   "$bin/pg-ceiling-bench" --dsn "$dsn" --events "$n" --ack any --json "$lines"
@@ -151,6 +152,12 @@ for mode in "${modes[@]}"; do
         --work-dir "$work" || log "latency run incomplete"
     done
   done
+done
+log "latency with kafka.delivery = exactly_once (poll): ${rates[*]} events/s, 10 events per transaction"
+for rate in "${rates[@]}"; do
+  "$bin/relay-latency-bench" --dsn "$dsn" --brokers "$brokers" --relay "$relay" --rate "$rate" \
+    --per-tx 10 --mode poll --delivery exactly_once --seconds "$lat_seconds" --warmup "$lat_warmup" \
+    --json "$lines" --work-dir "$work" || log "latency run incomplete"
 done
 fi
 
@@ -204,7 +211,8 @@ jq -s --argjson machine "$machine" '
    pg_ceiling_any: by("pg_ceiling_any"),
    latency: by("latency")}
   | . as $all
-  | .summary = [$all.drain | map(select((.source_mode // "poll") == "poll")) | group_by(.events)[]
+  | .summary = [$all.drain | map(select((.source_mode // "poll") == "poll" and (.delivery // "at_least_once") == "at_least_once"))
+      | group_by(.events)[]
       | .[0].events as $n
       | runs(.events_per_s) as $r
       | ($all.kafka_ceiling | map(select(.events == $n)) | runs(.events_per_s).median) as $k
@@ -225,6 +233,17 @@ jq -s --argjson machine "$machine" '
       | {events: .[0].events, streamed: .[0].streamed, events_per_tx: .[0].events_per_tx, runs: length,
          relay_events_per_s: $r.median, relay_events_per_s_min: $r.min, relay_events_per_s_max: $r.max,
          relay_cpu_us_per_event: runs(.relay_cpu_us_per_event).median,
+         relay_peak_rss_mb: runs(.relay_peak_rss_mb).max}]
+  | .exactly_once_summary = [$all.drain | map(select(.delivery == "exactly_once")) | group_by(.events)[]
+      | .[0].events as $n
+      | runs(.events_per_s) as $r
+      | ($all.drain | map(select(.events == $n and (.source_mode // "poll") == "poll" and (.delivery // "at_least_once") == "at_least_once"))
+         | runs(.events_per_s).median) as $alo
+      | {events: $n, runs: length,
+         relay_events_per_s: $r.median, relay_events_per_s_min: $r.min, relay_events_per_s_max: $r.max,
+         at_least_once_events_per_s: $alo,
+         ratio_to_at_least_once: (if $alo then $r.median / $alo else null end),
+         relay_cpu_us_per_event: runs(.relay_cpu_us_per_event).median,
          relay_peak_rss_mb: runs(.relay_peak_rss_mb).max}]' "$lines" >"$results/results.json"
 
 # Tables (markdown) and plot data.
@@ -238,15 +257,19 @@ jq -r '
   "|---|---:|---:|---:|---:|",
   (.tail_summary[] | "| \(.events) events, \(if .streamed then "streamed, \(if .events_per_tx == .events then "one transaction" else "\(.events_per_tx) per transaction" end)" else "caught up" end) | \(.runs) | \(.relay_events_per_s|n) (\(.relay_events_per_s_min|n)–\(.relay_events_per_s_max|n)) | \(.relay_cpu_us_per_event*10|floor/10) | \(.relay_peak_rss_mb*10|floor/10) |"),
   "",
+  "| exactly-once drain | runs | events/s, median (min–max) | at-least-once events/s (same run) | ratio | relay CPU µs/event | peak RSS MB |",
+  "|---:|---:|---:|---:|---:|---:|---:|",
+  (.exactly_once_summary[] | "| \(.events) | \(.runs) | \(.relay_events_per_s|n) (\(.relay_events_per_s_min|n)–\(.relay_events_per_s_max|n)) | \(.at_least_once_events_per_s|n) | \(if .ratio_to_at_least_once then .ratio_to_at_least_once*100|floor/100 else "–" end) | \(.relay_cpu_us_per_event*10|floor/10) | \(.relay_peak_rss_mb*10|floor/10) |"),
+  "",
   "| mode | offered events/s | events/tx | achieved events/s | p50 ms | p99 ms | p99.9 ms | relay histogram p50 / p99 ms | missing | load |",
   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-  (.latency[] | "| \(.source_mode // "poll") | \(.offered_events_per_s|floor) | \(.events_per_tx) | \(.achieved_events_per_s|floor) | \(.p50_ms*100|floor/100) | \(.p99_ms*100|floor/100) | \(.p999_ms*100|floor/100) | \((.relay_histogram_p50_ms // 0)*10|floor/10) / \((.relay_histogram_p99_ms // 0)*10|floor/10) | \(.missing) | \(.load_avg_1m_at_start) |")
+  (.latency[] | "| \(.source_mode // "poll")\(if .delivery == "exactly_once" then ", exactly once (commit to read_committed receipt)" else "" end) | \(.offered_events_per_s|floor) | \(.events_per_tx) | \(.achieved_events_per_s|floor) | \(.p50_ms*100|floor/100) | \(.p99_ms*100|floor/100) | \(.p999_ms*100|floor/100) | \((.relay_histogram_p50_ms // 0)*10|floor/10) / \((.relay_histogram_p99_ms // 0)*10|floor/10) | \(.missing) | \(.load_avg_1m_at_start) |")
 ' "$results/results.json" >"$results/table.md"
 jq -r '.summary[] | "\(.events) \(.relay_events_per_s) \(.kafka_ceiling_events_per_s) \(.pg_ceiling_events_per_s) \(.relay_cpu_us_per_event) \(.relay_peak_rss_mb)"' \
   "$results/results.json" >"$work/drain.dat"
 for mode in poll tail; do
   for per_tx in 1 10; do
-    jq -r --argjson t "$per_tx" --arg m "$mode" '.latency[] | select(.events_per_tx == $t and (.source_mode // "poll") == $m) | "\(.offered_events_per_s) \(.p50_ms) \(.p99_ms) \(.p999_ms) \(.achieved_events_per_s)"' \
+    jq -r --argjson t "$per_tx" --arg m "$mode" '.latency[] | select(.events_per_tx == $t and (.source_mode // "poll") == $m and (.delivery // "at_least_once") == "at_least_once") | "\(.offered_events_per_s) \(.p50_ms) \(.p99_ms) \(.p999_ms) \(.achieved_events_per_s)"' \
       "$results/results.json" >"$work/latency-$mode-$per_tx.dat"
   done
 done

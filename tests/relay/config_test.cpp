@@ -731,7 +731,7 @@ TEST_F(ConfigTest, ExactlyOnceKeysAndTheDerivedTransactionalId) {
   EXPECT_EQ(derived.kafka.transactional_id, "outbox-relay.app.outbox.outbox") << "database, schema and table";
   EXPECT_EQ(derived.kafka.checkpoint_topic, "outbox-relay.checkpoints");
   EXPECT_EQ(derived.kafka.transaction_max_events, 10000u);
-  EXPECT_EQ(derived.kafka.transaction_interval.count(), 20);
+  EXPECT_EQ(derived.kafka.transaction_interval.count(), 10);
 
   const Config set = ParseConfig(R"(
 [postgres]

@@ -123,7 +123,7 @@ struct KafkaConfig {
   /// exactly_once: a transaction commits once it holds this many events...
   size_t transaction_max_events = 10000;
   /// ...or once it has been open this long, whichever comes first.
-  std::chrono::milliseconds transaction_interval{20};
+  std::chrono::milliseconds transaction_interval{10};
 
   bool exactly_once() const { return delivery == Delivery::kExactlyOnce; }
 };
