@@ -174,7 +174,7 @@ relay::Config ExactlyOnce(relay::Config c, const std::string& prefix) {
   c.kafka.delivery = relay::Delivery::kExactlyOnce;
   c.kafka.transactional_id = "outbox-relay.fault." + prefix;
   c.kafka.checkpoint_topic = prefix + ".checkpoints";
-  c.postgres.lock_lease = std::chrono::milliseconds(3000);
+  c.postgres.lock_lease = std::chrono::milliseconds(2500);  // the exactly-once default
   return c;
 }
 

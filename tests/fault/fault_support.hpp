@@ -60,7 +60,7 @@ std::vector<ConsumedRecord> ReadPartitions(const std::string& brokers, const std
                                            const std::vector<WrittenEvent>& committed, int timeout_ms);
 
 /// `config` with kafka.delivery = "exactly_once": a transactional.id and a
-/// checkpoint topic of its own (from `prefix`), and a 3 s lock lease.
+/// checkpoint topic of its own (from `prefix`), and the default 2.5 s lock lease.
 relay::Config ExactlyOnce(relay::Config config, const std::string& prefix);
 
 /// Which delivery a scenario runs with.
