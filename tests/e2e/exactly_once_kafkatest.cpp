@@ -15,6 +15,7 @@
 
 #include "kafka/checkpoint.hpp"
 #include "outbox/migrations.hpp"
+#include "outbox/outbox.hpp"
 #include "relay_harness.hpp"
 #include "writers.hpp"
 
@@ -141,6 +142,60 @@ TEST_F(ExactlyOnceTest, AKillBeforeACommitLeavesNothingVisible) {
 TEST_F(ExactlyOnceTest, KilledAtRandomMomentsLeavesNoDuplicates) {
   const Audit a =
       KillRestartAndAudit("exactly-once restart", config_, schema_.name(), prefix_, 8, 700, 150, "relay starting");
+  EXPECT_EQ(a.duplicates, 0u) << a.first_problem;
+}
+
+// Tail mode: WAL-message events (no row) written while no relay runs, so
+// they are streamed from the slot. The relay is killed right after its third
+// commit, before the slot's position moved past what it published: the next
+// relay streams those transactions again, and skips the WAL messages at or
+// before the checkpoint's stream position: nothing is published twice. (Rows
+// in tail mode: TailModeKilledAtRandomMomentsLeavesNoDuplicates.)
+TEST_F(ExactlyOnceTest, TailModeAKillRightAfterACommitPublishesNothingTwice) {
+  auto config = TailConfig(config_);
+  TailSlotGuard guard(config);
+  config.kafka.transaction_max_events = 50;
+  {
+    RelayProcess first(config);  // creates the slot
+    ASSERT_TRUE(WaitFor([&] { return TailStreaming(config); }, 30000)) << first.Log();
+    first.Signal(SIGTERM);
+    ASSERT_EQ(first.Wait(20000), 0) << first.Log();
+  }
+  sdk::OutboxOptions wal_options{schema_.name()};
+  wal_options.mode = sdk::WriteMode::kWalMessage;
+  const sdk::Outbox wal(wal_options);
+  std::vector<WrittenEvent> written;
+  for (int t = 0; t < 80; ++t) {
+    pqxx::work tx(conn_);
+    const std::string key = "k" + std::to_string(t % 10);
+    for (int i = 0; i < 5; ++i) {
+      const sdk::Event e{"account", key, "E", std::to_string(t) + "." + std::to_string(i)};
+      written.push_back({wal.Enqueue(tx, e), key});
+    }
+    tx.commit();
+  }
+  {
+    ScopedEnv crash("OUTBOX_RELAY_CRASH_AT", "after_commit:3");
+    RelayProcess relay(config);
+    EXPECT_EQ(relay.Wait(60000), 128 + SIGKILL) << relay.Log();
+  }
+  const auto cp = relay::ReadCheckpoint(config.kafka, milliseconds(10000));
+  ASSERT_TRUE(cp.has_value());
+  EXPECT_EQ(cp->transaction, 3u);
+  EXPECT_FALSE(cp->messages.empty()) << "the checkpoint names the last WAL message published";
+  RelayProcess relay(config);
+  const Audit a = AuditTopic(written);
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0) << relay.Log();
+  EXPECT_NE(relay.Log().find("and the WAL messages up to"), std::string::npos) << relay.Log();
+  ExpectExact(a);
+}
+
+TEST_F(ExactlyOnceTest, TailModeKilledAtRandomMomentsLeavesNoDuplicates) {
+  auto config = TailConfig(config_);
+  TailSlotGuard guard(config);
+  const Audit a = KillRestartAndAudit("exactly-once tail restart", config, schema_.name(), prefix_, 6, 1500, 300,
+                                      "tail: streaming from slot");
   EXPECT_EQ(a.duplicates, 0u) << a.first_problem;
 }
 

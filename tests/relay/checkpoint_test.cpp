@@ -36,11 +36,28 @@ TEST(Checkpoint, RoundTripsRowsAsRanges) {
   EXPECT_EQ(Sorted(back.rows), Sorted(unique));
 }
 
+TEST(Checkpoint, TheLastPublishedWalMessage) {
+  Checkpoint c;
+  c.transactional_id = "t";
+  c.messages = StreamPosition{0x16B3F28, 7};
+  const std::string json = EncodeCheckpoint(c);
+  EXPECT_NE(json.find("\"messages\":[23805736,7]"), std::string::npos) << json;
+  const Checkpoint back = DecodeCheckpoint(json);
+  EXPECT_EQ(back.messages.lsn, 0x16B3F28u);
+  EXPECT_EQ(back.messages.index, 7u);
+  EXPECT_TRUE(StreamPosition({5, 9}) < StreamPosition({6, 1})) << "the commit LSN first";
+  EXPECT_TRUE(StreamPosition({6, 1}) <= StreamPosition({6, 1}));
+  EXPECT_FALSE(StreamPosition({6, 2}) <= StreamPosition({6, 1}));
+}
+
 TEST(Checkpoint, NoRows) {
   Checkpoint c;
   c.transactional_id = "t";
-  const Checkpoint back = DecodeCheckpoint(EncodeCheckpoint(c));
+  const std::string json = EncodeCheckpoint(c);
+  EXPECT_EQ(json.find("messages"), std::string::npos) << "poll mode writes no position: " << json;
+  const Checkpoint back = DecodeCheckpoint(json);
   EXPECT_TRUE(back.rows.empty());
+  EXPECT_TRUE(back.messages.empty());
   EXPECT_EQ(back.transactional_id, "t");
 }
 

@@ -759,6 +759,8 @@ transaction_interval_ms = 50
       "[postgres]\ndsn = \"host=db user=relay dbname=billing\"\n[outbox]\nschema = "
       "\"sales\"\n[kafka]\nbrokers = \"k:9092\"\ndelivery = \"exactly_once\"\n");
   EXPECT_EQ(by_dsn.kafka.transactional_id, "outbox-relay.billing.sales.outbox");
+  EXPECT_TRUE(ParseConfig(kMinimal + "delivery = \"exactly_once\"\n[source]\nmode = \"tail\"\n").kafka.exactly_once())
+      << "both source modes";
 
   // The lock lease: on by default with exactly_once (failover within
   // seconds), off with at_least_once, and what the file says otherwise.
@@ -785,8 +787,6 @@ TEST_F(ConfigErrorTest, ExactlyOnce) {
       {"[kafka]\ndelivery = \"exactly_once\"\ntransactional_id = \"\"",
        "kafka.transactional_id: must be 1 to 200 characters"},
       {"[kafka]\ndelivery = \"exactly_once\"\ntransaction_max_events = 0", "kafka.transaction_max_events: must be"},
-      {"[kafka]\ndelivery = \"exactly_once\"\n[source]\nmode = \"tail\"",
-       "kafka.delivery: \"exactly_once\" works with source.mode = \"poll\" only"},
       {"[kafka.properties]\n\"transactional.id\" = \"x\"", "set kafka.transactional_id instead"},
       {"[postgres]\nlock_lease_ms = 500", "postgres.lock_lease_ms: must be 0 (off) or between 1000 and 600000 ms"},
   });

@@ -209,14 +209,9 @@ void ReadKafka(const TableReader& t, KafkaConfig& k) {
   SetMillis(t, "transaction_interval_ms", 1, kMinute, k.transaction_interval);
 }
 
-/// kafka.delivery = "exactly_once": poll mode only (so far), and a transactional.id.
-void CheckExactlyOnce(const std::string& origin, Config& c) {
+/// kafka.delivery = "exactly_once": a transactional.id and the lock lease.
+void CheckExactlyOnce(Config& c) {
   if (!c.kafka.exactly_once()) return;
-  if (c.source.mode == SourceMode::kTail) {
-    Fail(origin, "kafka.delivery",
-         "\"exactly_once\" works with source.mode = \"poll\" only in this version; use \"poll\", or "
-         "\"at_least_once\" with tail mode");
-  }
   // Failover within seconds: a stopped or cut-off relay loses the lock when
   // the server ends its idle session; fencing stops it publishing.
   if (!c.postgres.lock_lease_set) c.postgres.lock_lease = milliseconds(2500);
@@ -339,7 +334,7 @@ Config ParseConfig(const std::string& toml_text, const std::string& origin) {
   ReadHttp(top.Table("http"), c.http);
   CheckCloudEvents(origin, c);
   ResolveSecrets(origin, dsn_file, c);
-  CheckExactlyOnce(origin, c);
+  CheckExactlyOnce(c);
   return c;
 }
 

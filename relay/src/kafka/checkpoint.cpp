@@ -32,6 +32,7 @@ std::string EncodeCheckpoint(const Checkpoint& c) {
                       {"transaction", c.transaction},
                       {"committed_at_ms", c.committed_unix_ms},
                       {"rows", std::move(ranges)}};
+  if (!c.messages.empty()) j["messages"] = {c.messages.lsn, c.messages.index};
   return j.dump();
 }
 
@@ -55,6 +56,10 @@ Checkpoint DecodeCheckpoint(const std::string& value) {
       const auto first = r.at(1).get<int64_t>(), last = r.at(2).get<int64_t>();
       if (last < first || last - first > 100000000) throw std::invalid_argument("bad range " + r.dump());
       for (int64_t s = first; s <= last; ++s) c.rows.push_back(RowRef{s, oid});
+    }
+    if (j.contains("messages")) {
+      c.messages.lsn = j["messages"].at(0).get<uint64_t>();
+      c.messages.index = j["messages"].at(1).get<uint32_t>();
     }
   } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument(std::string("missing or mistyped field: ") + e.what());

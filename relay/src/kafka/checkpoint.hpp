@@ -23,10 +23,14 @@ struct Checkpoint {
   /// Rows whose events this transaction, or an earlier committed one, published
   /// and whose acknowledgement had not been recorded in Postgres yet.
   std::vector<RowRef> rows;
+  /// Tail mode: the stream position of the last WAL-message event published
+  /// by this or an earlier committed transaction (empty: none).
+  StreamPosition messages;
 };
 
 /// JSON: {"version":1,"transactional_id":…,"transaction":…,"committed_at_ms":…,
-/// "rows":[[table_oid,first_seq,last_seq],…]} with rows as sorted ranges.
+/// "rows":[[table_oid,first_seq,last_seq],…],"messages":[final_lsn,index]}
+/// with rows as sorted ranges; "messages" only when not empty.
 std::string EncodeCheckpoint(const Checkpoint& checkpoint);
 
 /// Throws std::invalid_argument naming what is wrong.

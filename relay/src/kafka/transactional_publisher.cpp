@@ -11,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "kafka/checkpoint.hpp"
+#include "pg/pgoutput.hpp"
 #include "pipeline/stats.hpp"
 #include "util/clock.hpp"
 
@@ -68,7 +69,7 @@ bool TransactionalPublisher::TakeFenced() {
   return f;
 }
 
-std::vector<RowRef> TransactionalPublisher::Recover() {
+CheckpointContent TransactionalPublisher::Recover() {
   if (!producer_) producer_ = std::make_unique<Producer>(config_);
   if (!topic_checked_) {
     EnsureCheckpointTopic(config_, std::chrono::milliseconds(kCallTimeoutMs));
@@ -93,12 +94,18 @@ std::vector<RowRef> TransactionalPublisher::Recover() {
     return {};
   }
   stats_->checkpoint_unix_ms = cp->committed_unix_ms;
+  if (published_messages_ < cp->messages) published_messages_ = cp->messages;
   spdlog::info(
       "kafka: transactions ready (transactional.id {}); the last checkpoint (transaction {}, committed at {} ms) "
-      "covers "
-      "{} rows, acknowledged without publishing them again",
-      config_.transactional_id, cp->transaction, cp->committed_unix_ms, cp->rows.size());
-  return std::move(cp->rows);
+      "covers {} rows, acknowledged without publishing them again{}",
+      config_.transactional_id, cp->transaction, cp->committed_unix_ms, cp->rows.size(),
+      cp->messages.empty()
+          ? std::string()
+          : ", and the WAL messages up to " + FormatLsn(cp->messages.lsn) + " #" + std::to_string(cp->messages.index));
+  CheckpointContent content;
+  content.rows = std::move(cp->rows);
+  content.messages = cp->messages;
+  return content;
 }
 
 DeliveryReport TransactionalPublisher::Produce(const KafkaRecord& record, DeliveryToken token) {
@@ -200,7 +207,14 @@ void TransactionalPublisher::StartCommit(std::vector<DeliveryReport>& out) {
     cp.transactional_id = config_.transactional_id;
     cp.transaction = committed_ + 1;
     cp.committed_unix_ms = UnixMillis();
-    if (checkpoint_rows_) cp.rows = checkpoint_rows_();
+    if (checkpoint_) {
+      CheckpointContent content = checkpoint_();
+      cp.rows = std::move(content.rows);
+      cp.messages = content.messages;
+    }
+    // Monotonic: a transaction without WAL messages keeps the last position.
+    if (cp.messages < published_messages_) cp.messages = published_messages_;
+    committing_messages_ = cp.messages;
     KafkaRecord record;
     record.topic = config_.checkpoint_topic;
     record.key = config_.transactional_id;
@@ -228,6 +242,7 @@ void TransactionalPublisher::FinishCommit(const TxnResult& commit, double second
   if (commit.ok) {
     ++committed_;
     if (crash_point_ == "after_commit" && committed_ == crash_at_) kill(getpid(), SIGKILL);
+    published_messages_ = committing_messages_;
     stats_->transactions_committed++;
     stats_->transaction_events.Observe(static_cast<double>(tokens_.size()));
     stats_->transaction_commit_seconds.Observe(seconds);

@@ -50,11 +50,12 @@ class TransactionalPublisher : public Publisher {
   void InjectFatalError(const std::string& reason) override;
 
   bool NeedsRecovery() const override { return !ready_; }
-  std::vector<RowRef> Recover() override;
-  void AttachTransactions(RelayStats& stats, std::function<std::vector<RowRef>()> checkpoint_rows) override {
+  CheckpointContent Recover() override;
+  void AttachTransactions(RelayStats& stats, std::function<CheckpointContent()> checkpoint) override {
     stats_ = &stats;
-    checkpoint_rows_ = std::move(checkpoint_rows);
+    checkpoint_ = std::move(checkpoint);
   }
+  StreamPosition PublishedMessages() const override { return published_messages_; }
   bool TakeFenced() override;
   Clock::time_point NextDue() const override;
 
@@ -87,7 +88,9 @@ class TransactionalPublisher : public Publisher {
   std::unordered_map<uint64_t, DeliveryReport> reports_;  // their delivery reports so far, by token
   std::vector<DeliveryReport> scratch_;
   std::string abort_reason_;
-  std::function<std::vector<RowRef>()> checkpoint_rows_;
+  std::function<CheckpointContent()> checkpoint_;
+  StreamPosition published_messages_;   // the committed checkpoints' WAL-message position
+  StreamPosition committing_messages_;  // the position of the checkpoint being committed
   // Fault tests (OUTBOX_RELAY_CRASH_AT="before_commit:N" or "after_commit:N"):
   // the process kills itself with SIGKILL at the N-th commit.
   std::string crash_point_;

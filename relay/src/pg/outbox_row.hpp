@@ -6,6 +6,18 @@
 
 namespace outbox::relay {
 
+/// Tail mode: where an event is in the stream: its transaction's final
+/// (commit) LSN, then its place in the transaction (from 1). Streams deliver
+/// transactions in commit order, so positions order events as published.
+struct StreamPosition {
+  uint64_t lsn = 0;
+  uint32_t index = 0;
+
+  bool empty() const { return lsn == 0; }
+  bool operator<(const StreamPosition& o) const { return lsn < o.lsn || (lsn == o.lsn && index < o.index); }
+  bool operator<=(const StreamPosition& o) const { return !(o < *this); }
+};
+
 /// One outbox event as read by a source, columns already mapped to the contract.
 struct OutboxRow {
   int64_t seq = 0;  ///< the row's seq; 0 for an event without a row (in_table = false)
@@ -32,6 +44,8 @@ struct OutboxRow {
   bool replayed = false;
   /// Tail mode: the writing transaction's id (32 bits, as pgoutput gives it); 0 when polled.
   uint32_t xid = 0;
+  /// Tail mode: where the event came in the stream; empty when polled.
+  StreamPosition position;
 
   /// How log lines name the event: its seq, or its id for a WAL-message event (no row yet).
   std::string Label() const { return in_table ? "seq=" + std::to_string(seq) : "id=" + id + " (WAL message)"; }

@@ -86,12 +86,15 @@ std::vector<OutboxRow> TailSource::ReadStream(size_t max) {
         // Committed before this stream began: an earlier run may have acknowledged it.
         txn_replayed_ = m.lsn <= replay_until_;
         txn_xid_ = m.xid;
+        txn_position_ = StreamPosition{m.lsn, 0};  // Begin carries the transaction's final LSN
         break;
       case StreamMessage::Kind::kEvent:
         lsn_.Add(txn_);
         m.event.txn = txn_;
         m.event.replayed = txn_replayed_;
         m.event.xid = txn_xid_;
+        ++txn_position_.index;
+        m.event.position = txn_position_;
         out.push_back(std::move(m.event));
         break;
       case StreamMessage::Kind::kCommit:
@@ -106,6 +109,21 @@ std::vector<OutboxRow> TailSource::ReadStream(size_t max) {
 }
 
 std::vector<OutboxRow> TailSource::SkipAcknowledged(std::vector<OutboxRow> rows) {
+  // Exactly once: a WAL-message event at or before the committed checkpoint's
+  // position was published (events are published in stream order, and one
+  // that was not, held or rejected, became a row): it leaves at once.
+  if (!published_upto_.empty()) {
+    size_t kept = 0;
+    for (auto& r : rows) {
+      if (!r.in_table && !r.position.empty() && r.position <= published_upto_) {
+        lsn_.Done(r.txn);
+      } else {
+        if (&rows[kept] != &r) rows[kept] = std::move(r);
+        ++kept;
+      }
+    }
+    rows.resize(kept);
+  }
   // A replayed WAL-message event that an earlier pass wrote into the table
   // (held or rejected) lives on as that row: skip the message.
   std::vector<std::string> messages;

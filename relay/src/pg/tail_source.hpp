@@ -47,6 +47,7 @@ class TailSource : public Source {
   SourceSignals TakeSignals(bool socket_ready) override;
   uint64_t confirmed_lsn() const override { return lsn_.confirmed(); }
   std::string ProgressNote() const override;
+  void SkipPublishedMessages(StreamPosition upto) override { published_upto_ = upto; }
 
  private:
   void StartStreaming(Clock::time_point now);
@@ -63,7 +64,9 @@ class TailSource : public Source {
   uint64_t txn_ = 0;       // index of the transaction being received
   bool txn_replayed_ = false;
   uint32_t txn_xid_ = 0;
-  Lsn replay_until_ = 0;  // the server's WAL end when streaming started
+  StreamPosition txn_position_;    // the transaction being received, and its last event's place
+  StreamPosition published_upto_;  // exactly once: WAL messages up to here were published (checkpoint)
+  Lsn replay_until_ = 0;           // the server's WAL end when streaming started
   Clock::time_point next_status_{};
   Clock::time_point next_start_{};
   std::chrono::milliseconds start_backoff_{100};

@@ -158,6 +158,9 @@ void Relay::EnsureConnected(Clock::time_point now, bool first) {
 }
 
 void Relay::ReadSource(Clock::time_point now) {
+  // Exactly once, tail mode: WAL messages a committed transaction published
+  // are not published again when streamed again (after a resync or restart).
+  source_.SkipPublishedMessages(publisher_.PublishedMessages());
   // Keep reading batches while events keep coming, there is room, and nothing waits to be sent.
   for (int round = 0; round < 64 && window_.queued() == 0 && window_.room() >= config_.source.batch_size; ++round) {
     if (!wake_ && now < next_poll_at_ && !source_.WantsRead(window_.size())) return;
@@ -204,7 +207,7 @@ bool Relay::EnsureRecovered(Clock::time_point now) {
   if (!publisher_.NeedsRecovery() && covered_.empty()) return true;
   if (now < recover_at_ || window_.sent() > 0) return false;
   try {
-    if (publisher_.NeedsRecovery()) covered_ = publisher_.Recover();
+    if (publisher_.NeedsRecovery()) covered_ = publisher_.Recover().rows;
     // Published by a committed transaction, perhaps not acknowledged: reading
     // them again would publish them twice.
     if (!covered_.empty()) stats_.checkpoint_covered += acks_.Ack(covered_).size();
@@ -223,13 +226,17 @@ bool Relay::EnsureRecovered(Clock::time_point now) {
   }
 }
 
-std::vector<RowRef> Relay::CheckpointRows() {
-  std::vector<RowRef> rows;
-  rows.reserve(window_.sent() + window_.delivered());
+CheckpointContent Relay::CheckpointRows() {
+  CheckpointContent c;
+  c.rows.reserve(window_.sent() + window_.delivered());
   window_.ForEachHandedOver(DeliveryToken{0}, [&](const InFlightWindow::Entry& e) {
-    if (e.row.in_table) rows.push_back(RowRef{e.row.seq, e.row.table_oid});
+    if (e.row.in_table) {
+      c.rows.push_back(RowRef{e.row.seq, e.row.table_oid});
+    } else if (c.messages < e.row.position) {
+      c.messages = e.row.position;
+    }
   });
-  return rows;
+  return c;
 }
 
 void Relay::EnterResync(const char* why) {

@@ -89,7 +89,7 @@ class Relay {
   void ResetResyncBackoff(Clock::time_point now);
   void MaybeFinishResync(Clock::time_point now);
   bool EnsureRecovered(Clock::time_point now);
-  std::vector<RowRef> CheckpointRows();
+  CheckpointContent CheckpointRows();
   void Wait(Clock::time_point now);
   PipelineView View() const;
 

@@ -90,6 +90,18 @@ class Source {
 
   /// Words for the progress line, e.g. "gaps=3".
   virtual std::string ProgressNote() const { return ""; }
+
+  /// Exactly once, tail mode: WAL-message events at or before `upto` were
+  /// published by a committed transaction: skip them when they are streamed
+  /// again (they have no row to acknowledge).
+  virtual void SkipPublishedMessages(StreamPosition /*upto*/) {}
+};
+
+/// What a checkpoint covers: rows published and not yet acknowledged, and
+/// (tail mode) the position of the last WAL-message event published.
+struct CheckpointContent {
+  std::vector<RowRef> rows;
+  StreamPosition messages;
 };
 
 /// The Kafka producer: idempotent, acks=all. Rebuilds itself after a fatal
@@ -127,11 +139,13 @@ class Publisher {
   /// same transactional.id and aborts its open transaction) and returns the
   /// rows the last committed checkpoint covers: published, maybe not yet
   /// acknowledged. Throws what failed (retried).
-  virtual std::vector<RowRef> Recover() { return {}; }
+  virtual CheckpointContent Recover() { return {}; }
   /// The relay's counters, and where the next checkpoint's rows come from:
   /// events handed over or delivered and not yet acknowledged in Postgres
   /// (called as a transaction commits).
-  virtual void AttachTransactions(RelayStats& /*stats*/, std::function<std::vector<RowRef>()> /*checkpoint_rows*/) {}
+  virtual void AttachTransactions(RelayStats& /*stats*/, std::function<CheckpointContent()> /*checkpoint*/) {}
+  /// The last WAL-message position a committed checkpoint covers (empty: none).
+  virtual StreamPosition PublishedMessages() const { return {}; }
   /// True once after another producer with the same transactional.id fenced this one.
   virtual bool TakeFenced() { return false; }
   /// When Poll() has work due without a wake-up (an open transaction's commit).
