@@ -1,5 +1,5 @@
 // Exactly-once (kafka.delivery = "exactly_once"): relay SIGKILLs at random
-// moments and at deterministic points of the commit window, and two relays
+// moments and at deterministic points of the commit window (poll and tail mode), and two relays
 // contending while the active one is SIGSTOPped (broker and Postgres restarts:
 // the ExactlyOnce variants in broker_restart_ and pg_restart_kafkatest.cpp). Each audit
 // reads with read_committed and passes only with lost = phantom = inversions
@@ -37,14 +37,18 @@ size_t Count(const std::string& text, const std::string& needle) {
 
 void ExpectNoDuplicates(const Audit& a) { EXPECT_EQ(a.duplicates, 0u) << a.first_problem; }
 
-TEST(FaultExactlyOnce, SigkillAtRandomMomentsAndInsideTheCommitWindow) {
+void SigkillAtRandomMomentsAndInsideTheCommitWindow(bool tail) {
+  const std::string scenario = tail ? "eos-sigkill-tail" : "eos-sigkill";
   const int64_t kills = EnvInt("OUTBOX_FAULT_EOS_KILLS", 100);
   const int64_t points = EnvInt("OUTBOX_FAULT_EOS_POINTS", 3);
   const auto min_events = static_cast<size_t>(EnvInt("OUTBOX_FAULT_EVENTS", 3000));
-  std::mt19937_64 rng(Seed("eos-sigkill"));
+  std::mt19937_64 rng(Seed(scenario));
   FaultSchema schema(PgDsn(), "feoskill", 30);
   const std::string prefix = UniqueName("feoskill");
-  auto config = ExactlyOnce(RelayConfig(schema.name(), prefix), prefix);
+  auto config = RelayConfig(schema.name(), prefix);
+  if (tail) config = TailConfig(config);
+  config = ExactlyOnce(config, prefix);
+  TailSlotGuard slot(config);  // drops the slot (if any) at the end
   config.source.batch_size = 200;
   config.kafka.transaction_max_events = 100;  // several commits per second: kills land inside them too
   const std::string log = "/tmp/" + prefix + ".log";
@@ -77,9 +81,16 @@ TEST(FaultExactlyOnce, SigkillAtRandomMomentsAndInsideTheCommitWindow) {
 
   const auto ledger = schema.Ledger();
   const auto audit = CheckDelivery(ledger, writers.Committed(), ConsumeEvents({prefix + ".account"}, ledger, 180000));
-  Report("eos-sigkill", "kills=" + std::to_string(kills) + " commit_window_points=" + std::to_string(points * 2),
-         audit);
+  Report(scenario, "kills=" + std::to_string(kills) + " commit_window_points=" + std::to_string(points * 2), audit);
   ExpectNoDuplicates(audit);
+}
+
+TEST(FaultExactlyOnce, SigkillAtRandomMomentsAndInsideTheCommitWindow) {
+  SigkillAtRandomMomentsAndInsideTheCommitWindow(/*tail=*/false);
+}
+
+TEST(FaultExactlyOnce, TailModeSigkillAtRandomMomentsAndInsideTheCommitWindow) {
+  SigkillAtRandomMomentsAndInsideTheCommitWindow(/*tail=*/true);
 }
 
 // Two relays on one table; the active one is frozen. Its lock session idles
