@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -70,6 +71,21 @@ class Publisher : public relay::Publisher {
   size_t OutQueueLength() const override { return outstanding.size(); }
   bool BrokersDown() override { return false; }
   void InjectFatalError(const std::string&) override { rebuild_next_poll = true; }
+
+  // Exactly once: recovery as the transactional publisher does it.
+  bool NeedsRecovery() const override { return needs_recovery; }
+  CheckpointContent Recover() override {
+    if (recover_fails) throw std::runtime_error("recovery failed");
+    needs_recovery = false;
+    ++recoveries;
+    return recovered;
+  }
+  void AttachTransactions(RelayStats&, std::function<CheckpointContent()> c) override { checkpoint = std::move(c); }
+  bool needs_recovery = false;
+  bool recover_fails = false;
+  int recoveries = 0;
+  CheckpointContent recovered;                    // what Recover() returns
+  std::function<CheckpointContent()> checkpoint;  // the relay's: what a commit now would name
 
   /// Delivers the oldest `n` outstanding records (all by default) with Decide()'s outcome.
   void Deliver(size_t n = SIZE_MAX);

@@ -298,5 +298,53 @@ TEST(Connector, ASessionThatBreaksRightAfterConnectingBacksOff) {
   EXPECT_EQ(connector.Ensure(now, source, store), Connector::Result::kConnected);
 }
 
+// Exactly once: nothing is read before the publisher recovered (transactions
+// initialised, checkpoint read), and the rows the checkpoint covers are
+// acknowledged without being published again.
+TEST(RelayLoop, ExactlyOnceReadsNothingBeforeRecoveryAndSkipsWhatTheCheckpointCovers) {
+  Harness h;
+  for (int i = 1; i <= 5; ++i) h.table.Insert("A", "a" + std::to_string(i));
+  h.publisher->needs_recovery = true;
+  h.publisher->recover_fails = true;  // e.g. the broker is unreachable
+  h.Steps(50);
+  EXPECT_EQ(h.source->reads, 0) << "read before the checkpoint was known";
+  EXPECT_TRUE(h.publisher->written.empty());
+  h.publisher->recover_fails = false;
+  h.publisher->recovered.rows = {RowRef{1, 0}, RowRef{2, 0}};  // published, not yet acknowledged
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
+  EXPECT_EQ(h.publisher->recoveries, 1);
+  EXPECT_EQ(h.Written("A"), (std::vector<std::string>{"a3", "a4", "a5"})) << "a1 and a2 were published already";
+  EXPECT_EQ(std::vector<int64_t>(h.table.acked.begin(), h.table.acked.begin() + 2), (std::vector<int64_t>{1, 2}))
+      << "acknowledged before anything was read";
+}
+
+// The checkpoint a commit writes names every row handed over or delivered and
+// not yet acknowledged: a crash after the commit loses no acknowledgement.
+TEST(RelayLoop, ExactlyOnceTheCheckpointNamesWhatIsNotAcknowledgedYet) {
+  Harness h;
+  Warm(h, "A");
+  Warm(h, "B");
+  ASSERT_TRUE(h.publisher->checkpoint);
+  const auto seqs = [&] {
+    std::vector<int64_t> out;
+    for (const RowRef& r : h.publisher->checkpoint().rows) out.push_back(r.seq);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_TRUE(seqs().empty()) << "everything acknowledged";
+  h.publisher->auto_deliver = false;
+  h.table.Insert("A", "a1");  // seq 3
+  h.table.Insert("B", "b1");  // seq 4
+  ASSERT_TRUE(h.StepUntil([&] { return h.publisher->outstanding.size() == 2; }));
+  EXPECT_EQ(seqs(), (std::vector<int64_t>{3, 4})) << "handed over";
+  h.acks->fail_acks = true;
+  h.publisher->Deliver(1);
+  h.Steps(20);
+  EXPECT_EQ(seqs(), (std::vector<int64_t>{3, 4})) << "3 delivered but its acknowledgement failed: still named";
+  h.acks->fail_acks = false;
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.count(3) == 0; }));
+  EXPECT_EQ(seqs(), (std::vector<int64_t>{4})) << "3 acknowledged: no longer named";
+}
+
 }  // namespace
 }  // namespace outbox::relay::fake
