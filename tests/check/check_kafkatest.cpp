@@ -46,6 +46,28 @@ void Produce(const std::string& topic, int32_t partition, const std::string& key
   ASSERT_EQ(rd_kafka_flush(rk.get(), 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
+/// Produces `n` records of `bytes` each to partition 0 (not outbox events: "foreign" to check).
+void ProduceBulk(const std::string& topic, int n, size_t bytes) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", KafkaBrokers().c_str(), err, sizeof err), RD_KAFKA_CONF_OK);
+  std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err),
+                                                        rd_kafka_destroy);
+  ASSERT_TRUE(rk) << err;
+  const std::string value(bytes, 'x');
+  for (int i = 0; i < n; ++i) {
+    rd_kafka_resp_err_t e;
+    while ((e = rd_kafka_producev(rk.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                                  RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk.get(), 10);
+    }
+    ASSERT_EQ(e, RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  ASSERT_EQ(rd_kafka_flush(rk.get(), 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
 struct BinaryRun {
   int exit_code = -1;
   std::string out, err;
@@ -325,7 +347,11 @@ TEST_F(CheckTest, DeleteModeIsAUsageErrorAndATimeoutIsReported) {
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("check: --since: expected an RFC 3339 time"), std::string::npos) << run.err;
 
-  // Timed out for certain (1 ms alone may suffice on an idle machine).
+  // Timed out for certain. 1 ms alone sufficed on an idle machine to read the
+  // test's 145 records (CI failed so once), and the open transaction does not
+  // stop a read up to the last stable offset: 20,000 records of 1 KiB more,
+  // which no read gets through in 1 ms.
+  ProduceBulk(topic_, 20000, 1024);
   OpenTransaction open(topic_);
   relay::CheckOptions hurried;
   hurried.timeout_ms = 1;
