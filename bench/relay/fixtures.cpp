@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
+#include <cstdlib>
 
 #include <chrono>
 #include <cstdio>
@@ -123,6 +124,11 @@ void WriteRelayConfig(const std::string& path, const std::string& dsn, const std
     c.kafka.delivery = relay::Delivery::kExactlyOnce;
     c.kafka.transactional_id = "bench." + schema;
     c.kafka.checkpoint_topic = topic + ".checkpoints";
+  }
+  // OUTBOX_BENCH_KAFKA_DEBUG=eos,protocol: librdkafka's debug contexts, logged to the relay's log.
+  if (const char* d = std::getenv("OUTBOX_BENCH_KAFKA_DEBUG")) {
+    c.kafka.properties["debug"] = d;
+    c.log.level = "debug";
   }
   std::ofstream f(path);
   f << "# written by the relay benchmarks: only what differs from the shipped defaults\n"

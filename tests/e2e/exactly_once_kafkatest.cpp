@@ -14,6 +14,7 @@
 #include <pqxx/pqxx>
 
 #include "kafka/checkpoint.hpp"
+#include "kafka/transactional_publisher.hpp"
 #include "outbox/migrations.hpp"
 #include "outbox/outbox.hpp"
 #include "relay_harness.hpp"
@@ -274,6 +275,64 @@ TEST_F(ExactlyOnceTest, AFencedRelayPublishesNothingTwice) {
   relay.Signal(SIGTERM);
   EXPECT_EQ(relay.Wait(20000), 0) << relay.Log();
   ExpectExact(AuditTopic(committed));
+}
+
+// After a commit the next transaction's first record waits
+// kafka.transaction_settle_ms: the broker answers CONCURRENT_TRANSACTIONS
+// while it writes the last commit's markers, and librdkafka 2.0.2 then holds
+// the new transaction's records back for a fixed 20 ms.
+TEST(TransactionalPublisher, TheNextTransactionWaitsForTheSettleTimeAfterACommit) {
+  const std::string prefix = UniqueName("settle");
+  CreateTopic(prefix, 1);
+  relay::Config c = ExactlyOnce(RelayConfig("unused", prefix), prefix);
+  c.kafka.transaction_interval = milliseconds(1);
+  c.kafka.transaction_settle = milliseconds(400);
+  relay::TransactionalPublisher publisher(c.kafka, 100);
+  publisher.Recover();
+  relay::KafkaRecord record;
+  record.topic = prefix;
+  record.key = "k";
+  record.value = "v";
+  uint64_t token = 0;
+  // Publishes one record in a transaction of its own; returns when it committed.
+  const auto commit_one = [&] {
+    ASSERT_EQ(publisher.Produce(record, relay::DeliveryToken{++token}).status, relay::DeliveryStatus::kOk);
+    std::vector<relay::DeliveryReport> out;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          publisher.Poll(10, out);
+          return !out.empty();
+        },
+        10000));
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].status, relay::DeliveryStatus::kOk) << out[0].error;
+  };
+  commit_one();
+  const auto committed = relay::Clock::now();
+  // Within the settle time: "queue full" to the dispatcher, and the publisher
+  // names the moment to try again.
+  EXPECT_EQ(publisher.Produce(record, relay::DeliveryToken{++token}).status, relay::DeliveryStatus::kRetriable);
+  const auto due = publisher.NextDue();
+  EXPECT_GE(due, committed + milliseconds(300));
+  EXPECT_LE(due, committed + milliseconds(400));
+  std::this_thread::sleep_until(due);
+  commit_one();
+
+  // transaction_settle_ms = 0: the next transaction starts at once.
+  relay::Config now = c;
+  now.kafka.transaction_settle = milliseconds(0);
+  now.kafka.transactional_id += ".now";
+  relay::TransactionalPublisher eager(now.kafka, 100);
+  eager.Recover();
+  ASSERT_EQ(eager.Produce(record, relay::DeliveryToken{1}).status, relay::DeliveryStatus::kOk);
+  std::vector<relay::DeliveryReport> out;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        eager.Poll(10, out);
+        return !out.empty();
+      },
+      10000));
+  EXPECT_EQ(eager.Produce(record, relay::DeliveryToken{2}).status, relay::DeliveryStatus::kOk);
 }
 
 }  // namespace

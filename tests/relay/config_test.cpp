@@ -732,6 +732,7 @@ TEST_F(ConfigTest, ExactlyOnceKeysAndTheDerivedTransactionalId) {
   EXPECT_EQ(derived.kafka.checkpoint_topic, "outbox-relay.checkpoints");
   EXPECT_EQ(derived.kafka.transaction_max_events, 10000u);
   EXPECT_EQ(derived.kafka.transaction_interval.count(), 10);
+  EXPECT_EQ(derived.kafka.transaction_settle.count(), 3);
 
   const Config set = ParseConfig(R"(
 [postgres]
@@ -745,15 +746,18 @@ transactional_id = "billing-relay"
 checkpoint_topic = "billing.checkpoints"
 transaction_max_events = 200
 transaction_interval_ms = 50
+transaction_settle_ms = 0
 )");
   EXPECT_EQ(set.kafka.transactional_id, "billing-relay");
   EXPECT_EQ(set.kafka.checkpoint_topic, "billing.checkpoints");
   EXPECT_EQ(set.kafka.transaction_max_events, 200u);
   EXPECT_EQ(set.kafka.transaction_interval.count(), 50);
+  EXPECT_EQ(set.kafka.transaction_settle.count(), 0);
   // Written back and read again: the same settings (RelayProcess, `config` output).
   const Config again = ParseConfig(ConfigToToml(set, true));
   EXPECT_EQ(again.kafka.transactional_id, "billing-relay");
   EXPECT_EQ(again.kafka.transaction_interval.count(), 50);
+  EXPECT_EQ(again.kafka.transaction_settle.count(), 0);
 
   const Config by_dsn = ParseConfig(
       "[postgres]\ndsn = \"host=db user=relay dbname=billing\"\n[outbox]\nschema = "

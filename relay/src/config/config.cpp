@@ -32,7 +32,7 @@ const std::vector<SectionSchema>& Schema() {
       {"kafka",
        {"brokers", "topic_template", "delivery_timeout_ms", "headers_format", "cloudevents_source",
         "cloudevents_content_type", "delivery", "transactional_id", "checkpoint_topic", "transaction_max_events",
-        "transaction_interval_ms"},
+        "transaction_interval_ms", "transaction_settle_ms"},
        {"properties"}},
       {"log", {"level", "format", "progress_interval_s"}, {}},
       {"shutdown", {"drain_timeout_ms"}, {}},
@@ -192,8 +192,8 @@ void ReadKafka(const TableReader& t, KafkaConfig& k) {
   if (auto v = t.Choice("delivery", {"at_least_once", "exactly_once"})) {
     k.delivery = *v == "exactly_once" ? Delivery::kExactlyOnce : Delivery::kAtLeastOnce;
   }
-  for (const char* key :
-       {"transactional_id", "checkpoint_topic", "transaction_max_events", "transaction_interval_ms"}) {
+  for (const char* key : {"transactional_id", "checkpoint_topic", "transaction_max_events", "transaction_interval_ms",
+                          "transaction_settle_ms"}) {
     if (t.Node(key) && !k.exactly_once()) t.Fail(key, "has no effect unless kafka.delivery = \"exactly_once\"");
   }
   if (auto v = t.String("transactional_id")) {
@@ -207,6 +207,7 @@ void ReadKafka(const TableReader& t, KafkaConfig& k) {
   }
   if (auto v = t.Integer("transaction_max_events", 1, 1000000)) k.transaction_max_events = static_cast<size_t>(*v);
   SetMillis(t, "transaction_interval_ms", 1, kMinute, k.transaction_interval);
+  SetMillis(t, "transaction_settle_ms", 0, 1000, k.transaction_settle);
 }
 
 /// kafka.delivery = "exactly_once": a transactional.id and the lock lease.

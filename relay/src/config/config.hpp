@@ -124,6 +124,12 @@ struct KafkaConfig {
   size_t transaction_max_events = 10000;
   /// ...or once it has been open this long, whichever comes first.
   std::chrono::milliseconds transaction_interval{10};
+  /// exactly_once: after a commit, the next transaction's first record waits
+  /// this long, so the broker has written the last one's commit markers.
+  /// Sooner, the coordinator answers CONCURRENT_TRANSACTIONS and librdkafka
+  /// 2.0.2 tries again only after a fixed 20 ms, with every record of the new
+  /// transaction held back meanwhile.
+  std::chrono::milliseconds transaction_settle{3};
 
   bool exactly_once() const { return delivery == Delivery::kExactlyOnce; }
 };

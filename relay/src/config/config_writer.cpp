@@ -77,6 +77,7 @@ toml::table BuildTable(const Config& c) {
     kafka.insert("checkpoint_topic", c.kafka.checkpoint_topic);
     kafka.insert("transaction_max_events", static_cast<int64_t>(c.kafka.transaction_max_events));
     kafka.insert("transaction_interval_ms", Ms(c.kafka.transaction_interval));
+    kafka.insert("transaction_settle_ms", Ms(c.kafka.transaction_settle));
   }
   return root;
 }

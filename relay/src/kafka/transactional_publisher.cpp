@@ -59,7 +59,7 @@ int TransactionalPublisher::EventFd() const {
 Clock::time_point TransactionalPublisher::NextDue() const {
   if (commit_.valid()) return Clock::time_point::max();  // the pipe says when it is over
   if (committing_ || aborting_) return Clock::now();
-  if (!open_) return Clock::time_point::max();
+  if (!open_) return settle_until_ > Clock::now() ? settle_until_ : Clock::time_point::max();
   return opened_at_ + config_.transaction_interval;
 }
 
@@ -113,7 +113,8 @@ DeliveryReport TransactionalPublisher::Produce(const KafkaRecord& record, Delive
   r.token = token;
   // Not ready, the transaction is full, or it is being committed or aborted:
   // "queue full" to the dispatcher, which tries again after Poll().
-  if (!ready_ || committing_ || aborting_ || tokens_.size() >= max_events_) {
+  if (!ready_ || committing_ || aborting_ || tokens_.size() >= max_events_ ||
+      (!open_ && Clock::now() < settle_until_)) {
     r.status = DeliveryStatus::kRetriable;
     return r;
   }
@@ -247,6 +248,7 @@ void TransactionalPublisher::FinishCommit(const TxnResult& commit, double second
     stats_->transaction_events.Observe(static_cast<double>(tokens_.size()));
     stats_->transaction_commit_seconds.Observe(seconds);
     stats_->checkpoint_unix_ms = UnixMillis();
+    settle_until_ = Clock::now() + config_.transaction_settle;
     TakeReports();  // those the commit's flush served
     for (const DeliveryToken t : tokens_) {
       auto it = reports_.find(t.value);

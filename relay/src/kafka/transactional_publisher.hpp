@@ -35,6 +35,10 @@ struct RelayStats;
 /// lock session's lease. It hands nothing to the producer until the commit is
 /// over: librdkafka allows no produce() during a commit, and its delivery
 /// callbacks then run on the commit's thread.
+///
+/// After a commit, the next transaction starts kafka.transaction_settle_ms
+/// later: sooner, the coordinator, still writing the commit's markers, refuses
+/// its partitions, and librdkafka 2.0.2 retries only after a fixed 20 ms.
 class TransactionalPublisher : public Publisher {
  public:
   /// `max_events`: events per transaction (at most the window's capacity).
@@ -83,8 +87,9 @@ class TransactionalPublisher : public Publisher {
   bool aborting_ = false;          // an abort returned retriable: resumed on the next Poll
   bool fenced_ = false;
   Clock::time_point opened_at_{};
-  uint64_t committed_ = 0;                                // transactions committed by this process
-  std::vector<DeliveryToken> tokens_;                     // events of the open transaction, in order
+  Clock::time_point settle_until_{};   // no new transaction before (kafka.transaction_settle_ms after a commit)
+  uint64_t committed_ = 0;             // transactions committed by this process
+  std::vector<DeliveryToken> tokens_;  // events of the open transaction, in order
   std::unordered_map<uint64_t, DeliveryReport> reports_;  // their delivery reports so far, by token
   std::vector<DeliveryReport> scratch_;
   std::string abort_reason_;
