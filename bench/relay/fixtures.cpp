@@ -123,7 +123,9 @@ void WriteRelayConfig(const std::string& path, const std::string& dsn, const std
   if (exactly_once) {
     c.kafka.delivery = relay::Delivery::kExactlyOnce;
     c.kafka.transactional_id = "bench." + schema;
-    c.kafka.checkpoint_topic = topic + ".checkpoints";
+    // One checkpoint topic for every run (a key each), as in production,
+    // where it exists before a relay starts: runs do not time its creation.
+    c.kafka.checkpoint_topic = "bench.checkpoints";
   }
   // OUTBOX_BENCH_KAFKA_DEBUG=eos,protocol: librdkafka's debug contexts, logged to the relay's log.
   if (const char* d = std::getenv("OUTBOX_BENCH_KAFKA_DEBUG")) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -333,6 +334,104 @@ TEST(TransactionalPublisher, TheNextTransactionWaitsForTheSettleTimeAfterACommit
       },
       10000));
   EXPECT_EQ(eager.Produce(record, relay::DeliveryToken{2}).status, relay::DeliveryStatus::kOk);
+}
+
+/// Produces `n` records of key `key` to partition 0 of `topic`, plainly (not in a transaction).
+void ProduceMany(const std::string& topic, const std::string& key, const std::string& value, int n) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", KafkaBrokers().c_str(), err, sizeof err), RD_KAFKA_CONF_OK);
+  std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err),
+                                                        rd_kafka_destroy);
+  ASSERT_TRUE(rk) << err;
+  for (int i = 0; i < n; ++i) {
+    rd_kafka_resp_err_t e;
+    while ((e = rd_kafka_producev(
+                rk.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk.get(), 10);
+    }
+    ASSERT_EQ(e, RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  ASSERT_EQ(rd_kafka_flush(rk.get(), 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+// The checkpoint topic grows by a record per transaction of every relay that
+// shares it, and compaction leaves the active segment alone: a relay that read
+// it from the start would take longer to start every day, until its 5 s call
+// timeout stopped it from starting at all. It reads backwards from the end,
+// in growing windows, and keeps only its own key's records.
+TEST(Checkpoint, IsReadBackwardsFromTheEndOfASharedTopic) {
+  const std::string prefix = UniqueName("cpscan");
+  relay::Config c = ExactlyOnce(RelayConfig("unused", prefix), prefix);
+  CreateTopic(c.kafka.checkpoint_topic, 1, {{"cleanup.policy", "compact"}});
+  const std::string other = c.kafka.transactional_id + ".other";
+  ProduceMany(c.kafka.checkpoint_topic, other, "{}", 200000);
+  relay::Checkpoint mine;
+  mine.transactional_id = c.kafka.transactional_id;
+  mine.transaction = 7;
+  mine.committed_unix_ms = 1234;
+  mine.rows = {{10, 1}, {11, 1}, {12, 1}};
+  ProduceMany(c.kafka.checkpoint_topic, mine.transactional_id, relay::EncodeCheckpoint(mine), 1);
+  ProduceMany(c.kafka.checkpoint_topic, other, "{}", 5000);
+
+  size_t scanned = 0;
+  const auto cp = relay::ReadCheckpoint(c.kafka, milliseconds(20000), &scanned);
+  ASSERT_TRUE(cp.has_value());
+  EXPECT_EQ(cp->transaction, 7u);
+  EXPECT_EQ(cp->rows.size(), 3u);
+  EXPECT_LT(scanned, 30000u) << "the 200,000 records before the checkpoint are not read";
+  EXPECT_GT(scanned, 5000u) << "the 5,000 records after it are";
+
+  // A key that is not there: the whole topic, and no checkpoint.
+  relay::Config absent = c;
+  absent.kafka.transactional_id += ".absent";
+  EXPECT_FALSE(relay::ReadCheckpoint(absent.kafka, milliseconds(20000), &scanned).has_value());
+  EXPECT_EQ(scanned, 205001u);
+}
+
+/// The topic-level configuration entries of `topic` that were set for it (not broker defaults).
+std::map<std::string, std::string> TopicConfigs(const std::string& topic) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", KafkaBrokers().c_str(), err, sizeof err);
+  std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err),
+                                                        rd_kafka_destroy);
+  std::map<std::string, std::string> out;
+  if (!rk) return out;
+  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk.get());
+  rd_kafka_DescribeConfigs(rk.get(), &res, 1, nullptr, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 10000);
+  if (ev != nullptr && rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    size_t n = 0;
+    const rd_kafka_ConfigResource_t** rs =
+        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+    for (size_t i = 0; i < n; ++i) {
+      size_t m = 0;
+      const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[i], &m);
+      for (size_t j = 0; j < m; ++j) {
+        if (rd_kafka_ConfigEntry_source(entries[j]) != RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG) continue;
+        const char* v = rd_kafka_ConfigEntry_value(entries[j]);
+        out[rd_kafka_ConfigEntry_name(entries[j])] = v ? v : "";
+      }
+    }
+  }
+  if (ev != nullptr) rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_ConfigResource_destroy(res);
+  return out;
+}
+
+TEST(Checkpoint, TheTopicIsCreatedCompactedWithShortSegments) {
+  const std::string prefix = UniqueName("cptopic");
+  relay::Config c = ExactlyOnce(RelayConfig("unused", prefix), prefix);
+  relay::EnsureCheckpointTopic(c.kafka, milliseconds(10000));
+  relay::EnsureCheckpointTopic(c.kafka, milliseconds(10000));  // it exists: not an error
+  const auto configs = TopicConfigs(c.kafka.checkpoint_topic);
+  EXPECT_EQ(configs.count("cleanup.policy") ? configs.at("cleanup.policy") : "", "compact");
+  EXPECT_EQ(configs.count("segment.bytes") ? configs.at("segment.bytes") : "", "67108864");
 }
 
 }  // namespace

@@ -67,27 +67,50 @@ Checkpoint DecodeCheckpoint(const std::string& value) {
   return c;
 }
 
-std::optional<Checkpoint> ReadCheckpoint(const KafkaConfig& config, std::chrono::milliseconds timeout) {
+std::optional<Checkpoint> ReadCheckpoint(const KafkaConfig& config, std::chrono::milliseconds timeout,
+                                         size_t* scanned) {
+  // Every transaction of every relay sharing the topic adds a record, and
+  // compaction leaves the active segment alone: read each partition backwards
+  // from its last stable offset, in growing windows, and stop at the window
+  // holding this key's newest record (one key lives in one partition, whose
+  // highest offset is the newest).
+  constexpr int64_t kFirstWindow = 1024;
+  constexpr int64_t kMaxWindow = int64_t{1} << 20;
   const auto deadline = Clock::now() + timeout;
   TopicSnapshotReader reader(config, {}, /*keep_values=*/true);
   reader.TakeWatermarks({config.checkpoint_topic}, deadline);
-  TopicSnapshotReader::Result read = reader.Read(deadline);
-  if (!read.complete) {
-    throw KafkaError("kafka: cannot read the checkpoint topic " + config.checkpoint_topic +
-                     " to its end: " + read.incomplete_reason);
+  if (scanned != nullptr) *scanned = 0;
+  std::optional<Checkpoint> newest;
+  for (const TopicSnapshotReader::Range& partition : reader.Partitions()) {
+    std::optional<SnapshotRecord> last;
+    int64_t to = partition.to;
+    for (int64_t window = kFirstWindow; !last && to > partition.from; window = std::min(window * 4, kMaxWindow)) {
+      const int64_t from = std::max(partition.from, to - window);
+      const TopicSnapshotReader::Result read = reader.Scan(
+          {{partition.topic, partition.partition, from, to}}, deadline,
+          [&](SnapshotRecord&& r) {
+            if (!last || r.offset > last->offset) last = std::move(r);
+          },
+          &config.transactional_id);
+      if (scanned != nullptr) *scanned += read.scanned;
+      if (!read.complete) {
+        throw KafkaError("kafka: cannot read the checkpoint topic " + config.checkpoint_topic +
+                         " to its end: " + read.incomplete_reason);
+      }
+      to = from;
+    }
+    if (!last) continue;
+    try {
+      Checkpoint cp = DecodeCheckpoint(last->value);
+      // A key in two partitions (the topic's partition count changed): the newest commit.
+      if (!newest || cp.committed_unix_ms > newest->committed_unix_ms) newest = std::move(cp);
+    } catch (const std::invalid_argument& e) {
+      throw KafkaError("kafka: the checkpoint of " + config.transactional_id + " at " + config.checkpoint_topic + "/" +
+                       std::to_string(last->partition) + "@" + std::to_string(last->offset) +
+                       " cannot be read: " + e.what());
+    }
   }
-  const SnapshotRecord* last = nullptr;  // one key lives in one partition: the highest offset is the newest
-  for (const SnapshotRecord& r : read.records) {
-    if (r.key == config.transactional_id && (last == nullptr || r.offset > last->offset)) last = &r;
-  }
-  if (last == nullptr) return std::nullopt;
-  try {
-    return DecodeCheckpoint(last->value);
-  } catch (const std::invalid_argument& e) {
-    throw KafkaError("kafka: the checkpoint of " + config.transactional_id + " at " + config.checkpoint_topic + "/" +
-                     std::to_string(last->partition) + "@" + std::to_string(last->offset) +
-                     " cannot be read: " + e.what());
-  }
+  return newest;
 }
 
 void EnsureCheckpointTopic(const KafkaConfig& config, std::chrono::milliseconds timeout) {
@@ -107,6 +130,9 @@ void EnsureCheckpointTopic(const KafkaConfig& config, std::chrono::milliseconds 
   if (nt == nullptr) throw KafkaError("kafka.checkpoint_topic: " + std::string(err));
   std::unique_ptr<rd_kafka_NewTopic_t, void (*)(rd_kafka_NewTopic_t*)> topic(nt, rd_kafka_NewTopic_destroy);
   rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+  // A record per transaction, and compaction leaves the active segment alone:
+  // 64 MiB segments instead of the broker's 1 GiB keep the uncompacted tail short.
+  rd_kafka_NewTopic_set_config(nt, "segment.bytes", "67108864");
   rdk::QueuePtr queue(rd_kafka_queue_new(rk.get()));
   rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
   rd_kafka_AdminOptions_set_request_timeout(opts, static_cast<int>(timeout.count()), err, sizeof err);

@@ -36,15 +36,17 @@ std::string EncodeCheckpoint(const Checkpoint& checkpoint);
 /// Throws std::invalid_argument naming what is wrong.
 Checkpoint DecodeCheckpoint(const std::string& value);
 
-/// Reads `config.checkpoint_topic` with read_committed up to its last stable
-/// offset and returns the last checkpoint of `config.transactional_id`;
-/// nullopt when there is none (or no such topic). Throws KafkaError when the
-/// topic cannot be read to its end within `timeout`, or a record of this
+/// Reads `config.checkpoint_topic` with read_committed, backwards from its
+/// last stable offset in growing windows, and returns the last checkpoint of
+/// `config.transactional_id`; nullopt when there is none (or no such topic).
+/// Throws KafkaError when the topic cannot be read within `timeout`, or a record of this
 /// transactional.id cannot be decoded. Call it after InitTransactions: an
 /// open transaction of a fenced producer holds back the last stable offset.
-std::optional<Checkpoint> ReadCheckpoint(const KafkaConfig& config, std::chrono::milliseconds timeout);
+/// `scanned`, when given, is set to the number of records read.
+std::optional<Checkpoint> ReadCheckpoint(const KafkaConfig& config, std::chrono::milliseconds timeout,
+                                         size_t* scanned = nullptr);
 
-/// Creates `config.checkpoint_topic` (one partition, cleanup.policy=compact,
+/// Creates `config.checkpoint_topic` (one partition, cleanup.policy=compact, 64 MiB segments,
 /// the broker's default replication) when it does not exist. Throws
 /// KafkaError with the broker's reason when it cannot.
 void EnsureCheckpointTopic(const KafkaConfig& config, std::chrono::milliseconds timeout);

@@ -141,19 +141,41 @@ void TopicSnapshotReader::TakeWatermarks(const std::vector<std::string>& topics,
   }
 }
 
+std::vector<TopicSnapshotReader::Range> TopicSnapshotReader::Partitions() const {
+  std::vector<Range> out;
+  for (const auto& [topic, parts] : impl_->partitions) {
+    for (const auto& [id, part] : parts) out.push_back({topic, id, part.low, part.high});
+  }
+  return out;
+}
+
 TopicSnapshotReader::Result TopicSnapshotReader::Read(Clock::time_point deadline) {
   Result result;
+  Result scan = Scan(
+      Partitions(), deadline, [&](SnapshotRecord&& r) { result.records.push_back(std::move(r)); }, nullptr);
+  scan.records = std::move(result.records);
+  return scan;
+}
+
+TopicSnapshotReader::Result TopicSnapshotReader::Scan(const std::vector<Range>& ranges, Clock::time_point deadline,
+                                                      const std::function<void(SnapshotRecord&&)>& on_record,
+                                                      const std::string* only_key) {
+  Result result;
+  struct Open {
+    int64_t to = 0;
+    bool done = false;
+  };
+  std::map<std::pair<std::string, int32_t>, Open> state;
   std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> assignment(
       rd_kafka_topic_partition_list_new(16), rd_kafka_topic_partition_list_destroy);
   size_t open = 0;
-  for (auto& [topic, parts] : impl_->partitions) {
-    for (auto& [id, part] : parts) {
-      ++result.partitions;
-      if (part.low > 0) ++result.truncated_partitions;
-      if (part.done) continue;
-      ++open;
-      rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), id)->offset = part.low;
-    }
+  for (const Range& range : ranges) {
+    ++result.partitions;
+    if (range.from > 0) ++result.truncated_partitions;
+    if (range.to <= range.from) continue;
+    ++open;
+    state[{range.topic, range.partition}] = {range.to, false};
+    rd_kafka_topic_partition_list_add(assignment.get(), range.topic.c_str(), range.partition)->offset = range.from;
   }
   if (open > 0) {
     rd_kafka_resp_err_t err = rd_kafka_assign(impl_->rk.get(), assignment.get());
@@ -168,24 +190,28 @@ TopicSnapshotReader::Result TopicSnapshotReader::Read(Clock::time_point deadline
       spdlog::warn("kafka: {}", impl_->last_error);
       continue;
     }
-    auto topic = impl_->partitions.find(m->rkt ? rd_kafka_topic_name(m->rkt) : "");
-    if (topic == impl_->partitions.end()) continue;
-    auto part = topic->second.find(m->partition);
-    if (part == topic->second.end()) continue;
+    auto it = state.find({m->rkt ? rd_kafka_topic_name(m->rkt) : "", m->partition});
+    if (it == state.end()) continue;
+    Open& part = it->second;
     // At EOF, m->offset is the next offset to read; for a record, its own offset.
     const int64_t next = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ? m->offset : m->offset + 1;
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->offset < part->second.high)
-      result.records.push_back(impl_->Convert(m));
-    if (!part->second.done && next >= part->second.high) {
-      part->second.done = true;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->offset < part.to && !part.done) {
+      ++result.scanned;
+      const bool wanted = only_key == nullptr ||
+                          (m->key_len == only_key->size() &&
+                           only_key->compare(0, std::string::npos, static_cast<const char*>(m->key), m->key_len) == 0);
+      if (wanted) on_record(impl_->Convert(m));
+    }
+    if (!part.done && next >= part.to) {
+      part.done = true;
       --open;
     }
   }
   result.complete = open == 0;
   if (!result.complete) {
     result.incomplete_reason = std::to_string(open) + " of " + std::to_string(result.partitions) +
-                               " partitions not read up to their high watermark (" +
-                               std::to_string(result.records.size()) + " records read)";
+                               " partitions not read up to their high watermark (" + std::to_string(result.scanned) +
+                               " records read)";
     if (!impl_->last_error.empty()) result.incomplete_reason += "; last Kafka error: " + impl_->last_error;
   }
   rd_kafka_assign(impl_->rk.get(), nullptr);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -44,9 +45,24 @@ class TopicSnapshotReader {
     std::string incomplete_reason;  ///< when !complete
     size_t partitions = 0;
     size_t truncated_partitions = 0;  ///< partitions whose low watermark is above 0 (retention deleted records)
+    size_t scanned = 0;               ///< records read, kept or not
   };
   /// Reads every partition from its low to its high watermark, or until `deadline`.
   Result Read(std::chrono::steady_clock::time_point deadline);
+
+  /// Offsets [from, to) of one partition.
+  struct Range {
+    std::string topic;
+    int32_t partition = 0;
+    int64_t from = 0, to = 0;
+  };
+  /// Every partition's watermarks, as TakeWatermarks took them: [low, high).
+  std::vector<Range> Partitions() const;
+  /// Reads `ranges` (within the watermarks) and hands each record to
+  /// `on_record` instead of keeping it; with `only_key`, only the records of
+  /// that key are converted and handed on. Result.records stays empty.
+  Result Scan(const std::vector<Range>& ranges, std::chrono::steady_clock::time_point deadline,
+              const std::function<void(SnapshotRecord&&)>& on_record, const std::string* only_key = nullptr);
 
  private:
   struct Impl;
