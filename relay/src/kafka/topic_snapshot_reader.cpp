@@ -99,6 +99,10 @@ TopicSnapshotReader::TopicSnapshotReader(const KafkaConfig& config, std::vector<
   Set(conf.get(), "enable.auto.offset.store", "false");
   Set(conf.get(), "isolation.level", "read_committed");
   Set(conf.get(), "enable.partition.eof", "true");
+  // A partition ending in transaction markers (every transactional topic) has
+  // no record at its last offset: its end is known only from an empty fetch,
+  // which the broker holds fetch.wait.max.ms (500 by default).
+  Set(conf.get(), "fetch.wait.max.ms", "10");
   Set(conf.get(), "allow.auto.create.topics", "false");
   rd_kafka_conf_set_error_cb(conf.get(), &Impl::OnError);
   rd_kafka_conf_set_log_cb(conf.get(), &Impl::OnLog);
