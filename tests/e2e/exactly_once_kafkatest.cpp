@@ -434,5 +434,37 @@ TEST(Checkpoint, TheTopicIsCreatedCompactedWithShortSegments) {
   EXPECT_EQ(configs.count("segment.bytes") ? configs.at("segment.bytes") : "", "67108864");
 }
 
+// While the relay has a backlog, a transaction stays open up to 10 x
+// transaction_interval_ms (fewer, larger transactions drain it faster);
+// without one it commits after transaction_interval_ms.
+TEST(TransactionalPublisher, ABacklogKeepsATransactionOpenLonger) {
+  const std::string prefix = UniqueName("backlog");
+  CreateTopic(prefix, 1);
+  relay::Config c = ExactlyOnce(RelayConfig("unused", prefix), prefix);
+  c.kafka.transaction_interval = milliseconds(100);
+  relay::TransactionalPublisher publisher(c.kafka, 100);
+  publisher.Recover();
+  relay::KafkaRecord record;
+  record.topic = prefix;
+  record.key = "k";
+  record.value = "v";
+  publisher.SetBacklog(true);
+  const auto opened = relay::Clock::now();
+  ASSERT_EQ(publisher.Produce(record, relay::DeliveryToken{1}).status, relay::DeliveryStatus::kOk);
+  EXPECT_GE(publisher.NextDue(), opened + milliseconds(1000));
+  std::vector<relay::DeliveryReport> out;
+  while (relay::Clock::now() < opened + milliseconds(400)) publisher.Poll(10, out);
+  EXPECT_TRUE(out.empty()) << "committed after " << c.kafka.transaction_interval.count() << " ms despite the backlog";
+  publisher.SetBacklog(false);  // caught up: the transaction is overdue
+  EXPECT_LE(publisher.NextDue(), relay::Clock::now());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        publisher.Poll(10, out);
+        return !out.empty();
+      },
+      10000));
+  EXPECT_EQ(out[0].status, relay::DeliveryStatus::kOk) << out[0].error;
+}
+
 }  // namespace
 }  // namespace outbox::test

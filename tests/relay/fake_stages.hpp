@@ -81,6 +81,12 @@ class Publisher : public relay::Publisher {
     return recovered;
   }
   void AttachTransactions(RelayStats&, std::function<CheckpointContent()> c) override { checkpoint = std::move(c); }
+  void SetBacklog(bool b) override {
+    backlog = b;
+    backlog_seen |= b;
+  }
+  bool backlog = false;       // what the relay said last
+  bool backlog_seen = false;  // whether it ever said "backlog"
   bool needs_recovery = false;
   bool recover_fails = false;
   int recoveries = 0;

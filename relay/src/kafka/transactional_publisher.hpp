@@ -62,6 +62,8 @@ class TransactionalPublisher : public Publisher {
   StreamPosition PublishedMessages() const override { return published_messages_; }
   bool TakeFenced() override;
   Clock::time_point NextDue() const override;
+  /// With a backlog a transaction stays open up to 10 x transaction_interval.
+  void SetBacklog(bool backlog) override { backlog_ = backlog; }
 
  private:
   void StartCommit(std::vector<DeliveryReport>& out);
@@ -87,6 +89,9 @@ class TransactionalPublisher : public Publisher {
   bool aborting_ = false;          // an abort returned retriable: resumed on the next Poll
   bool fenced_ = false;
   Clock::time_point opened_at_{};
+  bool backlog_ = false;
+  /// How long the open transaction stays open: transaction_interval, 10 x with a backlog.
+  Clock::duration Interval() const;
   Clock::time_point settle_until_{};   // no new transaction before (kafka.transaction_settle_ms after a commit)
   uint64_t committed_ = 0;             // transactions committed by this process
   std::vector<DeliveryToken> tokens_;  // events of the open transaction, in order

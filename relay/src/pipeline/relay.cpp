@@ -84,6 +84,9 @@ void Relay::Step(Clock::time_point now) {
     source_.Pause();
   }
   if (inject_fatal_.exchange(false)) publisher_.InjectFatalError("injected by a test");
+  // Only a full read: events wait for the producer after every commit too
+  // (the settle time), which is no backlog at a steady rate.
+  publisher_.SetBacklog(read_full_);
   Apply(dispatcher_.Collect(0, now));
   if (publisher_.TakeFenced()) {
     // Another relay took over (or shares the transactional.id): reconnecting
@@ -194,6 +197,7 @@ void Relay::ReadSource(Clock::time_point now) {
     stats_.polls++;
     if (!rows.empty()) stats_.batch_rows.Observe(static_cast<double>(rows.size()));
     const bool full = rows.size() >= config_.source.batch_size;
+    read_full_ = full;
     for (auto& r : rows) window_.Add(std::move(r));
     Apply(dispatcher_.Produce(now));
     Apply(dispatcher_.Collect(0, now));

@@ -116,6 +116,7 @@ class Relay {
 
   Clock::time_point now_{};  // the current round's time (Step's clock)
   bool wake_ = true;
+  bool read_full_ = false;  // the last read of the source returned a full batch
   bool resync_ = false;
   Clock::time_point resync_at_{};
   std::chrono::milliseconds resync_backoff_{100};

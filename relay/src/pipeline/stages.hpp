@@ -150,6 +150,10 @@ class Publisher {
   virtual bool TakeFenced() { return false; }
   /// When Poll() has work due without a wake-up (an open transaction's commit).
   virtual Clock::time_point NextDue() const { return Clock::time_point::max(); }
+  /// The relay has a backlog: its last read of the source was a full batch. A
+  /// transaction then stays open longer, so a backlog drains in fewer, larger
+  /// transactions.
+  virtual void SetBacklog(bool /*backlog*/) {}
 };
 
 /// Unpublished rows, as the gauges see them.
