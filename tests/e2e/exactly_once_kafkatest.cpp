@@ -238,6 +238,50 @@ TEST_F(ExactlyOnceTest, AnOversizedRecordIsDeadLetteredAndTheRestPublishedOnce) 
   EXPECT_EQ(a.phantom, 0u) << a.first_problem;
 }
 
+// One key's events go out together in a transaction, even before the producer
+// delivered any of that key: a rejected record aborts the transaction, and
+// nothing behind it is visible. The key is held from the rejected event on,
+// and after the operator fixes and requeues it, the key reads in commit order.
+TEST_F(ExactlyOnceTest, ARejectedRecordHoldsItsKeyAndTheKeyKeepsCommitOrder) {
+  CreateTopic(prefix_ + ".order", 1, {{"max.message.bytes", "4000"}});
+  std::vector<WrittenEvent> events;
+  {
+    pqxx::work tx(conn_);  // one transaction: one read, one Kafka transaction
+    const auto insert = [&](const std::string& key, const std::string& payload) {
+      events.push_back({tx.exec1("INSERT INTO \"" + schema_.name() +
+                                 "\".outbox (aggregate_type, aggregate_id, event_type, payload) VALUES ('order', '" +
+                                 key + "', 'E', convert_to(" + payload + ", 'UTF8')) RETURNING id::text")[0]
+                            .as<std::string>(),
+                        key});
+    };
+    insert("Q", "'q1'");
+    insert("Q", "repeat('x', 6000)");  // q2: larger than the topic allows
+    insert("Q", "'q3'");
+    insert("Q", "'q4'");
+    insert("R", "'r1'");
+    tx.commit();
+  }
+  const auto dead_letters = [&] {
+    pqxx::nontransaction tx(conn_);
+    return tx.exec1("SELECT count(*) FROM \"" + schema_.name() + "\".dead_letter")[0].as<int>();
+  };
+  RelayProcess relay(config_);
+  ASSERT_TRUE(WaitFor([&] { return dead_letters() == 1 && OutboxRows(schema_.name()) == 2; }, 60000))
+      << "q2 dead-lettered, q3 and q4 held; " << relay.Log();
+  {
+    pqxx::work tx(conn_);  // the operator makes q2 fit
+    tx.exec("UPDATE \"" + schema_.name() + "\".dead_letter SET payload = convert_to('q2', 'UTF8')");
+    tx.commit();
+  }
+  const CommandResult requeue = RunRelay(config_, {"dlq", "requeue", events[1].id});
+  ASSERT_EQ(requeue.exit_code, 0) << requeue.err;
+  ASSERT_TRUE(WaitFor([&] { return OutboxRows(schema_.name()) == 0; }, 30000)) << relay.Log();
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(20000), 0);
+  EXPECT_TRUE(relay.LogContains("aborting a transaction")) << relay.Log();
+  ExpectExact(AuditDelivery(events, ConsumeEvents({prefix_ + ".order"}, events)));
+}
+
 // Another producer with the relay's transactional.id (a standby taking over)
 // fences it: its open transaction fails, nothing of it is visible, and the
 // relay publishes nothing more until it is the table's active relay again.

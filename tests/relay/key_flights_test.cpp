@@ -47,5 +47,22 @@ TEST(KeyFlights, AFailedReportDoesNotCountAsDelivered) {
   EXPECT_FALSE(f.CanSend(kKey, kTopic));
 }
 
+// Exactly once: a rejected record aborts its transaction, and every record
+// behind it with it, so a key's events go out together from the start (only
+// one per key per transaction, with reports coming at the commit, kept the
+// relay at one commit per event of a new key). A topic change still waits.
+TEST(KeyFlights, TransactionsNeedNoFirstDeliveryOfAKey) {
+  KeyFlights f(/*transactional=*/true);
+  f.Sent(kKey, kTopic);
+  EXPECT_TRUE(f.CanSend(kKey, kTopic)) << "nothing delivered yet, and none needed";
+  f.Sent(kKey, kTopic);
+  f.NewProducer();
+  EXPECT_TRUE(f.CanSend(kKey, kTopic));
+  EXPECT_FALSE(f.CanSend(kKey, kTopic2)) << "order across topics still holds";
+  f.Reported(kKey);
+  f.Reported(kKey);
+  EXPECT_TRUE(f.CanSend(kKey, kTopic2));
+}
+
 }  // namespace
 }  // namespace outbox::relay

@@ -22,7 +22,8 @@ Dispatcher::Dispatcher(const Config& config, RelayStats& stats, InFlightWindow& 
       store_(store),
       dead_letters_(dead_letters),
       acks_(acks),
-      router_(config) {}
+      router_(config),
+      flights_(config.kafka.exactly_once()) {}
 
 Dispatcher::Outcome Dispatcher::Produce(Clock::time_point now) {
   Outcome out;

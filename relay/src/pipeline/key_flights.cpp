@@ -17,10 +17,11 @@ bool KeyFlights::CanSend(uint64_t key, uint64_t topic) const {
   if (flights_.empty()) return true;
   const auto it = flights_.find(key);
   if (it == flights_.end()) return true;
-  return it->second.topic == topic && delivered_.count(key) != 0;
+  return it->second.topic == topic && (transactional_ || delivered_.count(key) != 0);
 }
 
 void KeyFlights::Delivered(uint64_t key) {
+  if (transactional_) return;
   constexpr size_t kMaxDelivered = 1 << 20;  // about 40 MB; clearing costs a round trip per key
   if (delivered_.size() >= kMaxDelivered) delivered_.clear();
   delivered_.insert(key);

@@ -21,9 +21,13 @@ namespace outbox::relay {
 /// producer's first batch there is rejected (an oversized record), a later
 /// batch already in flight would be written before it; once one event of the
 /// key is written, the partition knows the producer, and a batch behind a
-/// rejected one fails as out of sequence.
+/// rejected one fails as out of sequence. Transactions need no such probe:
+/// a rejected record aborts its transaction, and with it every record behind
+/// it (`transactional`).
 class KeyFlights {
  public:
+  explicit KeyFlights(bool transactional = false) : transactional_(transactional) {}
+
   static uint64_t KeyHash(const std::string& aggregate_type, const std::string& aggregate_id);
   static uint64_t TopicHash(const std::string& topic);
 
@@ -45,6 +49,7 @@ class KeyFlights {
   };
   std::unordered_map<uint64_t, Flight> flights_;
   std::unordered_set<uint64_t> delivered_;  // keys the current producer delivered (bounded: cleared when full)
+  bool transactional_ = false;
 };
 
 }  // namespace outbox::relay
