@@ -15,7 +15,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       libpqxx-dev libpq-dev librdkafka-dev libspdlog-dev libfmt-dev libtomlplusplus-dev \
-      libcli11-dev nlohmann-json3-dev libcpp-httplib-dev uuid-dev \
+      libcli11-dev nlohmann-json3-dev libcpp-httplib-dev uuid-dev libjemalloc-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -34,7 +34,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DOUTBOX_BUILD_TEST
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libpqxx-6.4 libpq5 librdkafka1 libspdlog1.10 libfmt9 libtomlplusplus3 libcpp-httplib0.11 ca-certificates \
+      libpqxx-6.4 libpq5 librdkafka1 libspdlog1.10 libfmt9 libtomlplusplus3 libcpp-httplib0.11 libjemalloc2 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin outbox \
  && mkdir -p /etc/outbox-relay

@@ -6,7 +6,7 @@ source "$(dirname "$0")/common.sh"
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libpqxx-dev libpq-dev librdkafka-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
-  libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev uuid-dev
+  libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev uuid-dev libjemalloc-dev
   postgresql-15 postgresql-client-15 openjdk-17-jre-headless maven kcat
   docker-compose python3-yaml  # tests/ops: validate docker-compose.yml (Debian has no 'docker compose' plugin)
   clang-format                 # tests: the C++ sources stay formatted (scripts/check-format.sh)

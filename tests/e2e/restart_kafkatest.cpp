@@ -27,6 +27,23 @@ TEST(RelayRestart, KilledMidStreamResumesWithoutLossOrInversion) {
   KillRestartAndAudit("restart", config, schema.name(), prefix, 6, 600, 150, "relay starting");
 }
 
+// The executable runs on the allocator it was built for (jemalloc by default):
+// linked in, its malloc must come before glibc's, or the per-event costs in
+// docs/benchmarks.md do not hold.
+TEST(RelayBinary, RunsOnTheAllocatorItWasBuiltWith) {
+  ScopedSchema schema("malloc");
+  {
+    pqxx::connection c(PgDsn());
+    sdk::Migrate(c, schema.name());
+  }
+  RelayProcess relay(RelayConfig(schema.name(), UniqueName("malloc")));
+  ASSERT_TRUE(relay.WaitForLog("relay starting"));
+  EXPECT_TRUE(relay.WaitForLog(OUTBOX_RELAY_MALLOC_EXPECTED, 1000))
+      << "the start line should name " << OUTBOX_RELAY_MALLOC_EXPECTED;
+  relay.Signal(SIGTERM);
+  EXPECT_EQ(relay.Wait(15000), 0);
+}
+
 TEST(RelayRestart, SigtermWhilePublishingAcknowledgesWhatWasConfirmed) {
   ScopedSchema schema("term");
   {

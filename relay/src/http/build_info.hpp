@@ -13,4 +13,8 @@ struct BuildInfo {
 
 const BuildInfo& GetBuildInfo();
 
+/// The allocator this process runs on, asked at run time: "jemalloc " and jemalloc's version
+/// when jemalloc replaced malloc (the outbox-relay executable's default), else "glibc".
+std::string MallocName();
+
 }  // namespace outbox::relay

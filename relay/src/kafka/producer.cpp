@@ -83,8 +83,23 @@ struct Producer::Impl {
   std::vector<DeliveryReport> early;            // reports served outside Poll (librdkafka internals)
   std::atomic<bool> fatal{false};
   std::atomic<bool> brokers_down{false};
-  std::unordered_set<std::string> known_topics;  // topics whose metadata was requested
+  std::unordered_map<std::string, rdk::TopicPtr> topics;  // handles of the topics produced to
+  std::unordered_set<std::string> known_topics;           // topics whose metadata was requested
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> rechecked;  // missing topics asked again
+
+  // A handle per topic, kept: producing by name makes librdkafka create and
+  // look up (under its handle's write lock) a topic object for every record.
+  // nullptr for a name librdkafka refuses: producing by name reports why.
+  rd_kafka_topic_t* Topic(const std::string& topic) {
+    auto it = topics.find(topic);
+    if (it != topics.end()) return it->second.get();
+    // Bounded, in case rows name endless topics; a dropped handle is only a lookup.
+    if (topics.size() >= kMaxTopicHandles) topics.clear();
+    rdk::TopicPtr rkt(rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr));
+    if (rkt == nullptr) return nullptr;
+    return topics.emplace(topic, std::move(rkt)).first->second.get();
+  }
+  static constexpr size_t kMaxTopicHandles = 4096;
 
   // librdkafka learns the partitions of a topic first used after its initial
   // metadata request only on its next 1-second scan for unknown topics, and
@@ -92,14 +107,12 @@ struct Producer::Impl {
   // once (librdkafka's documented workaround) saves that second at start-up
   // and for every new topic. Skipped while the brokers are down: the next
   // record of the topic tries again.
-  void LearnTopic(const std::string& topic) {
-    if (brokers_down || known_topics.count(topic) != 0) return;
+  void LearnTopic(const std::string& topic, rd_kafka_topic_t* rkt) {
+    if (rkt == nullptr || brokers_down || known_topics.count(topic) != 0) return;
+    if (known_topics.size() >= kMaxTopicHandles) known_topics.clear();
     known_topics.insert(topic);
-    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
-    if (rkt == nullptr) return;  // an invalid name: producing reports it
     const rd_kafka_metadata_t* md = nullptr;
     if (rd_kafka_metadata(rk.get(), 0, rkt, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
   }
 
   // librdkafka keeps a topic it found missing as missing until a later
@@ -193,6 +206,7 @@ Producer::~Producer() noexcept {
     rdk::QueuePtr main_queue(rd_kafka_queue_get_main(impl_->rk.get()));
     rd_kafka_queue_io_event_enable(main_queue.get(), -1, nullptr, 0);
     rd_kafka_purge(impl_->rk.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    impl_->topics.clear();  // topic handles go before their rd_kafka_t
     impl_->rk.reset();
   }
   for (int fd : impl_->event_pipe) {
@@ -201,7 +215,8 @@ Producer::~Producer() noexcept {
 }
 
 DeliveryReport Producer::Produce(const KafkaRecord& record, DeliveryToken token) {
-  impl_->LearnTopic(record.topic);
+  rd_kafka_topic_t* rkt = impl_->Topic(record.topic);
+  impl_->LearnTopic(record.topic, rkt);
   DeliveryReport r;
   r.token = token;
   rdk::HeadersPtr headers(rd_kafka_headers_new(record.headers.size()));
@@ -212,11 +227,17 @@ DeliveryReport Producer::Produce(const KafkaRecord& record, DeliveryToken token)
   const void* value = record.value ? record.value->data() : nullptr;
   const size_t value_len = record.value ? record.value->size() : 0;
   auto produce = [&] {
+    void* opaque = reinterpret_cast<void*>(static_cast<uintptr_t>(token.value));
+    if (rkt != nullptr) {
+      return rd_kafka_producev(impl_->rk.get(), RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                               RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
+                               RD_KAFKA_V_VALUE(const_cast<void*>(value), value_len), RD_KAFKA_V_HEADERS(headers.get()),
+                               RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    }
     return rd_kafka_producev(
         impl_->rk.get(), RD_KAFKA_V_TOPIC(record.topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(record.key.data(), record.key.size()), RD_KAFKA_V_VALUE(const_cast<void*>(value), value_len),
-        RD_KAFKA_V_HEADERS(headers.get()),
-        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(token.value))), RD_KAFKA_V_END);
+        RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
   };
   rd_kafka_resp_err_t err = produce();
   if (err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC && impl_->RecheckMissing(record.topic)) err = produce();

@@ -28,4 +28,10 @@ using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
 /// Ownership rule: producev(RD_KAFKA_V_HEADERS) takes the headers only on success.
 using HeadersPtr = std::unique_ptr<rd_kafka_headers_t, HeadersDeleter>;
 
+struct TopicDeleter {
+  void operator()(rd_kafka_topic_t* t) const noexcept { rd_kafka_topic_destroy(t); }
+};
+/// A topic handle; every one must be gone before its rd_kafka_t is destroyed.
+using TopicPtr = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
+
 }  // namespace outbox::relay::rdk

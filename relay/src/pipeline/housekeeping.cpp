@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/config.hpp"
+#include "http/build_info.hpp"
 #include "pg/pg_failure.hpp"
 #include "pipeline/stats.hpp"
 #include "util/text.hpp"
@@ -26,9 +27,10 @@ Housekeeping::Housekeeping(const Config& config, RelayStats& stats, Source& sour
 
 void Housekeeping::LogStart() const {
   const Config& c = config_;
-  spdlog::info("relay starting: table {}.{}, mode={}, brokers {}, cleanup={}, batch={}, max_in_flight={}",
+  spdlog::info("relay starting: table {}.{}, mode={}, brokers {}, cleanup={}, batch={}, max_in_flight={}, malloc={}",
                c.outbox.schema, c.outbox.table, c.source.mode == SourceMode::kTail ? "tail" : "poll", c.kafka.brokers,
-               c.outbox.cleanup == Cleanup::kDelete ? "delete" : "mark", c.source.batch_size, c.source.max_in_flight);
+               c.outbox.cleanup == Cleanup::kDelete ? "delete" : "mark", c.source.batch_size, c.source.max_in_flight,
+               MallocName());
   if (c.kafka.delivery_timeout.count() > 0) {
     spdlog::warn(
         "kafka.delivery_timeout_ms = {}: records still queued after that long expire and are sent again "
