@@ -48,7 +48,7 @@ int Run(const Flags& flags) {
   Counts counts;
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   // The relay's settings, in its order (Producer::Producer).
-  Set(conf, "linger.ms", "5");
+  Set(conf, "linger.ms", "2");
   Set(conf, "batch.num.messages", "10000");
   Set(conf, "queue.buffering.max.messages", "1000000");
   Set(conf, "partitioner", "murmur2_random");

@@ -42,6 +42,12 @@ TEST(KafkaConf, BuildsWhatTheProducerUses) {
   EXPECT_TRUE(relay::ProducerConfProblems(k).empty());
 }
 
+TEST(KafkaConf, LingersTwoMillisecondsUnlessTold) {
+  relay::rdk::ConfPtr conf = relay::BuildProducerConf(Kafka({}));
+  ASSERT_NE(conf, nullptr);
+  EXPECT_EQ(Get(conf.get(), "linger.ms"), "2") << "the latency default of docs/configuration.md";
+}
+
 TEST(KafkaConf, EveryRejectedPropertyIsOneLineNamingIt) {
   const relay::KafkaConfig k =
       Kafka({{"no.such.property", "1"}, {"compression.type", "zzz"}, {"linger.ms", "soon"}, {"acks", "all"}});
