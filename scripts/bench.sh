@@ -218,11 +218,18 @@ jq -s --argjson machine "$machine" '
       | ($all.kafka_ceiling | map(select(.events == $n)) | runs(.events_per_s).median) as $k
       | ($all.pg_ceiling | map(select(.events == $n)) | runs(.events_per_s).median) as $p
       | ($all.pg_ceiling_any | map(select(.events == $n)) | runs(.events_per_s).median) as $pa
+      | ($all.kafka_ceiling | map(select(.events == $n)) | runs(.producer_cpu_s * 1e6 / .events).median) as $pf
+      | (map(select(.postgres_cpu_s >= 0 and .kafka_cpu_s >= 0))
+         | runs($machine.nproc * .events / (.relay_cpu_s + .postgres_cpu_s + .kafka_cpu_s)).median) as $cb
       | {events: $n, runs: length,
          relay_events_per_s: $r.median, relay_events_per_s_min: $r.min, relay_events_per_s_max: $r.max,
          kafka_ceiling_events_per_s: $k, pg_ceiling_events_per_s: $p, pg_ceiling_seq_list_events_per_s: $pa,
          relay_over_ceiling: (if $k and $p then $r.median / ([$k, $p] | min) else null end),
          binding: (if $k and $p then (if $k < $p then "kafka" else "postgres" end) else null end),
+         cpu_bound_events_per_s: $cb,
+         relay_over_cpu_bound: (if $cb then $r.median / $cb else null end),
+         producer_floor_cpu_us_per_event: $pf,
+         events_per_s_after_first_ack: runs(.events_per_s_after_first_ack).median,
          relay_cpu_us_per_event: runs(.relay_cpu_us_per_event).median,
          relay_cpu_us_per_event_min: runs(.relay_cpu_us_per_event).min,
          relay_cpu_us_per_event_max: runs(.relay_cpu_us_per_event).max,
@@ -232,6 +239,9 @@ jq -s --argjson machine "$machine" '
       | runs(.events_per_s) as $r
       | {events: .[0].events, streamed: .[0].streamed, events_per_tx: .[0].events_per_tx, runs: length,
          relay_events_per_s: $r.median, relay_events_per_s_min: $r.min, relay_events_per_s_max: $r.max,
+         writer_events_per_s: (if .[0].events_per_tx < .[0].events then runs(.events / .prefill_seconds).median else null end),
+         done_after_last_commit_ms: (if .[0].events_per_tx < .[0].events
+           then runs((.seconds - .prefill_seconds) * 1000).median else null end),
          relay_cpu_us_per_event: runs(.relay_cpu_us_per_event).median,
          relay_peak_rss_mb: runs(.relay_peak_rss_mb).max}]
   | .exactly_once_summary = [$all.drain | map(select(.delivery == "exactly_once")) | group_by(.events)[]
@@ -249,13 +259,15 @@ jq -s --argjson machine "$machine" '
 # Tables (markdown) and plot data.
 jq -r '
   def n: if . == null then "–" else floor end;
-  "| backlog | runs | relay events/s, median (min–max) | Kafka ceiling | Postgres ceiling (seq list only) | relay / min | binds | relay CPU µs/event, median (min–max) | peak RSS MB | load |",
-  "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
-  (.summary[] | "| \(.events) | \(.runs) | \(.relay_events_per_s|n) (\(.relay_events_per_s_min|n)–\(.relay_events_per_s_max|n)) | \(.kafka_ceiling_events_per_s|n) | \(.pg_ceiling_events_per_s|n) (\(.pg_ceiling_seq_list_events_per_s|n)) | \(if .relay_over_ceiling then .relay_over_ceiling*100|floor/100 else "–" end) | \(.binding // "–") | \(.relay_cpu_us_per_event*10|floor/10) (\(.relay_cpu_us_per_event_min*10|floor/10)–\(.relay_cpu_us_per_event_max*10|floor/10)) | \(.relay_peak_rss_mb*10|floor/10) | \(.load_avg_1m_at_start) |"),
+  def r2: if . == null then "–" else .*100|floor/100 end;
+  def r1: if . == null then "–" else .*10|floor/10 end;
+  "| backlog | runs | relay events/s, median (min–max) | after first ack | Kafka ceiling | Postgres ceiling (seq list only) | relay / min | binds | CPU bound | relay / CPU bound | relay CPU µs/event, median (min–max) | plain producer CPU µs/event | peak RSS MB | load |",
+  "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+  (.summary[] | "| \(.events) | \(.runs) | \(.relay_events_per_s|n) (\(.relay_events_per_s_min|n)–\(.relay_events_per_s_max|n)) | \(.events_per_s_after_first_ack|n) | \(.kafka_ceiling_events_per_s|n) | \(.pg_ceiling_events_per_s|n) (\(.pg_ceiling_seq_list_events_per_s|n)) | \(.relay_over_ceiling|r2) | \(.binding // "–") | \(.cpu_bound_events_per_s|n) | \(.relay_over_cpu_bound|r2) | \(.relay_cpu_us_per_event|r1) (\(.relay_cpu_us_per_event_min|r1)–\(.relay_cpu_us_per_event_max|r1)) | \(.producer_floor_cpu_us_per_event|r1) | \(.relay_peak_rss_mb|r1) | \(.load_avg_1m_at_start) |"),
   "",
-  "| tail-mode drain | runs | relay events/s, median (min–max) | relay CPU µs/event | peak RSS MB |",
-  "|---|---:|---:|---:|---:|",
-  (.tail_summary[] | "| \(.events) events, \(if .streamed then "streamed, \(if .events_per_tx == .events then "one transaction" else "\(.events_per_tx) per transaction" end)" else "caught up" end) | \(.runs) | \(.relay_events_per_s|n) (\(.relay_events_per_s_min|n)–\(.relay_events_per_s_max|n)) | \(.relay_cpu_us_per_event*10|floor/10) | \(.relay_peak_rss_mb*10|floor/10) |"),
+  "| tail-mode drain | runs | relay events/s, median (min–max) | writing rate, events/s | done after the last commit, ms | relay CPU µs/event | peak RSS MB |",
+  "|---|---:|---:|---:|---:|---:|---:|",
+  (.tail_summary[] | "| \(.events) events, \(if .streamed then "streamed, \(if .events_per_tx == .events then "one transaction" else "\(.events_per_tx) per transaction" end)" else "caught up" end) | \(.runs) | \(.relay_events_per_s|n) (\(.relay_events_per_s_min|n)–\(.relay_events_per_s_max|n)) | \(.writer_events_per_s|n) | \(.done_after_last_commit_ms|n) | \(.relay_cpu_us_per_event|r1) | \(.relay_peak_rss_mb|r1) |"),
   "",
   "| exactly-once drain | runs | events/s, median (min–max) | at-least-once events/s (same run) | ratio | relay CPU µs/event | peak RSS MB |",
   "|---:|---:|---:|---:|---:|---:|---:|",
@@ -265,7 +277,7 @@ jq -r '
   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   (.latency[] | "| \(.source_mode // "poll")\(if .delivery == "exactly_once" then ", exactly once (commit to read_committed receipt)" else "" end) | \(.offered_events_per_s|floor) | \(.events_per_tx) | \(.achieved_events_per_s|floor) | \(.p50_ms*100|floor/100) | \(.p99_ms*100|floor/100) | \(.p999_ms*100|floor/100) | \((.relay_histogram_p50_ms // 0)*10|floor/10) / \((.relay_histogram_p99_ms // 0)*10|floor/10) | \(.missing) | \(.load_avg_1m_at_start) |")
 ' "$results/results.json" >"$results/table.md"
-jq -r '.summary[] | "\(.events) \(.relay_events_per_s) \(.kafka_ceiling_events_per_s) \(.pg_ceiling_events_per_s) \(.relay_cpu_us_per_event) \(.relay_peak_rss_mb)"' \
+jq -r '.summary[] | "\(.events) \(.relay_events_per_s) \(.kafka_ceiling_events_per_s) \(.pg_ceiling_events_per_s) \(.relay_cpu_us_per_event) \(.relay_peak_rss_mb) \(.cpu_bound_events_per_s // "NaN") \(.producer_floor_cpu_us_per_event // "NaN")"' \
   "$results/results.json" >"$work/drain.dat"
 for mode in poll tail; do
   for per_tx in 1 10; do
@@ -288,6 +300,7 @@ set offsets 0, 0, graph 0.1, 0
 plot "$work/drain.dat" using 1:2 with linespoints lw 2 title "relay", \
      "$work/drain.dat" using 1:3 with linespoints title "Kafka ceiling (plain librdkafka)", \
      "$work/drain.dat" using 1:4 with linespoints title "Postgres ceiling (relay SQL, no Kafka)", \
+     "$work/drain.dat" using 1:7 with linespoints title "CPU bound (CPUs / CPU per event of relay + Postgres + Kafka)", \
      100000 with lines dt 2 title "target 100k/s"
 set offsets 0, 0, 0, 0
 set output "$results/drain_cost.png"
@@ -298,6 +311,8 @@ set y2tics
 set ytics nomirror
 set y2range [0:*]
 plot "$work/drain.dat" using 1:5 with linespoints lw 2 title "relay CPU µs/event", \
+     "$work/drain.dat" using 1:8 with linespoints title "plain librdkafka producer CPU µs/event (same records)", \
+     4 with lines dt 2 title "CPU target 4 µs/event", \
      "$work/drain.dat" using 1:6 axes x1y2 with linespoints title "relay peak RSS MB", \
      64 axes x1y2 with lines dt 2 title "RSS target 64 MB"
 unset y2label
