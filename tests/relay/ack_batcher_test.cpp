@@ -2,6 +2,7 @@
 // while the pipeline goes on. Nothing is released before its batch's outcome,
 // nothing added meanwhile is lost, and a failed batch is retried first.
 #include <map>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -96,6 +97,17 @@ TEST_F(AckFixture, AnInvisibleRowWaitsAndIsAcknowledgedOnceVisible) {
   EXPECT_EQ(batcher.Flush(now, true, window, unused, source, stats), AckBatcher::Result::kDone);
   EXPECT_EQ(table.acked, (std::vector<int64_t>{seq}));
   EXPECT_EQ(window.Find(t), nullptr);
+}
+
+TEST_F(AckFixture, TheWorkerConnectsItsSessionBeforeTheFirstBatch) {
+  // The first acknowledgement should not wait for a connect: nothing was submitted yet.
+  bool connected = false;
+  for (int i = 0; i < 2000 && !connected; ++i) {
+    connected = worker_store->connected();
+    if (!connected) std::this_thread::sleep_for(milliseconds(1));
+  }
+  EXPECT_TRUE(connected);
+  EXPECT_TRUE(table.acked.empty());
 }
 
 TEST_F(AckFixture, AbandonWaitsForTheBatchUnderWayAndReleasesEverything) {

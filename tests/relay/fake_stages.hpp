@@ -4,6 +4,7 @@
 // delivery reports the test controls. No servers; Relay::Step() is driven by
 // the test with its own clock.
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -148,7 +149,7 @@ class AckStore : public relay::AckStore {
 
  private:
   Table& table_;
-  bool connected_ = false;
+  std::atomic<bool> connected_{false};  // an AckWorker's store connects on the worker's thread
 };
 
 /// A relay on fakes, stepped by the test with a clock of its own.

@@ -39,7 +39,7 @@ void BuildReads(const OutboxConfig& config, const std::string& attempts, OutboxS
   const std::string created = c.created_at.empty() ? "" : QuoteColumn(c.created_at, "created_at");
   const std::string created_text =
       created.empty() ? "NULL::text" : "to_char(" + created + ", 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
-  const std::string created_epoch = created.empty() ? "NULL::float8" : "extract(epoch FROM " + created + ")::float8";
+  const std::string created_epoch = created.empty() ? "NULL::float8" : "date_part('epoch', " + created + ")";
   sql.select_list = sql.seq + ", " + QuoteColumn(c.id, "id") + "::text, " +
                     QuoteColumn(c.aggregate_type, "aggregate_type") + "::text, " +
                     QuoteColumn(c.aggregate_id, "aggregate_id") + "::text, " + optional(c.event_type, "event_type") +

@@ -64,6 +64,13 @@ AckWorker::Outcome AckWorker::Take() {
 }
 
 void AckWorker::Loop() {
+  // The session is opened now, beside the pipeline's own, rather than with
+  // the first batch: the first acknowledgement does not wait for a connect.
+  // A failure here is left to the first batch, which reports it.
+  try {
+    if (!store_->connected()) store_->Connect();
+  } catch (const std::exception&) {
+  }
   for (;;) {
     std::vector<RowRef> rows;
     {
