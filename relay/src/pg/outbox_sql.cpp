@@ -1,6 +1,7 @@
 #include "pg/outbox_sql.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -190,23 +191,67 @@ OutboxSql OutboxSql::Build(const OutboxConfig& config, pqxx::connection_base& co
   return sql;
 }
 
-OutboxRow ReadRow(const pqxx::row& row, int first) {
+namespace {
+
+// One result row's cells, from pqxx or straight from libpq.
+struct PqxxCells {
+  const pqxx::row& row;
+  bool null(int i) const { return row[i].is_null(); }
+  const char* text(int i) const { return row[i].c_str(); }
+  size_t size(int i) const { return row[i].size(); }
+};
+
+struct LibpqCells {
+  const PGresult* result;
+  int row;
+  bool null(int i) const { return PQgetisnull(result, row, i) != 0; }
+  const char* text(int i) const { return PQgetvalue(result, row, i); }
+  size_t size(int i) const { return static_cast<size_t>(PQgetlength(result, row, i)); }
+};
+
+template <class Cells>
+std::string Text(const Cells& c, int i) {
+  return c.null(i) ? std::string() : std::string(c.text(i), c.size(i));  // NULL: "", refused by the Router
+}
+
+// A bigint cell; `fallback` when NULL. Postgres sends its own decimal text.
+template <class Cells>
+int64_t Integer(const Cells& c, int i, int64_t fallback, const char* what) {
+  if (c.null(i)) return fallback;
+  int64_t v = 0;
+  const char* end = c.text(i) + c.size(i);
+  const auto [ptr, ec] = std::from_chars(c.text(i), end, v);
+  if (ec != std::errc() || ptr != end) {
+    throw std::runtime_error(std::string("outbox row: ") + what + " is not an integer: '" + c.text(i) + "'");
+  }
+  return v;
+}
+
+template <class Cells>
+OutboxRow ReadCells(const Cells& c, int first) {
   OutboxRow r;
-  r.seq = row[first].as<int64_t>();
-  r.id = row[first + 1].as<std::string>(std::string());  // NULL: a bad row, refused by the Router
-  r.aggregate_type = row[first + 2].as<std::string>(std::string());
-  r.aggregate_id = row[first + 3].as<std::string>(std::string());
-  r.event_type = row[first + 4].as<std::string>(std::string());
-  if (!row[first + 5].is_null()) r.payload = DecodeBytea(row[first + 5].c_str(), row[first + 5].size());
-  r.headers_json = row[first + 6].as<std::string>(std::string());
-  if (!row[first + 7].is_null()) r.topic = row[first + 7].as<std::string>();
-  r.created_at = row[first + 8].as<std::string>(std::string());
-  // strtod, not as<double>(): pqxx 6.4 parses doubles through an iostream.
-  r.created_epoch = row[first + 9].is_null() ? 0.0 : std::strtod(row[first + 9].c_str(), nullptr);
-  r.attempts = static_cast<uint32_t>(std::max(0, row[first + 10].as<int>(0)));
-  r.table_oid = static_cast<uint32_t>(row[first + 11].as<int64_t>(0));
+  if (c.null(first)) throw std::runtime_error("outbox row: seq is NULL");
+  r.seq = Integer(c, first, 0, "seq");
+  r.id = Text(c, first + 1);
+  r.aggregate_type = Text(c, first + 2);
+  r.aggregate_id = Text(c, first + 3);
+  r.event_type = Text(c, first + 4);
+  if (!c.null(first + 5)) r.payload = DecodeBytea(c.text(first + 5), c.size(first + 5));
+  r.headers_json = Text(c, first + 6);
+  if (!c.null(first + 7)) r.topic = Text(c, first + 7);
+  r.created_at = Text(c, first + 8);
+  // strtod, not pqxx's as<double>(): pqxx 6.4 parses doubles through an iostream.
+  r.created_epoch = c.null(first + 9) ? 0.0 : std::strtod(c.text(first + 9), nullptr);
+  r.attempts = static_cast<uint32_t>(std::max<int64_t>(0, Integer(c, first + 10, 0, "attempts")));
+  r.table_oid = static_cast<uint32_t>(Integer(c, first + 11, 0, "tableoid"));
   return r;
 }
+
+}  // namespace
+
+OutboxRow ReadRow(const pqxx::row& row, int first) { return ReadCells(PqxxCells{row}, first); }
+
+OutboxRow ReadRow(const PGresult* result, int row, int first) { return ReadCells(LibpqCells{result, row}, first); }
 
 std::string BigintArray(const std::vector<int64_t>& values) {
   std::string s = "{";

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <libpq-fe.h>
+
 #include <pqxx/connection_base>
 #include <pqxx/row>
 
@@ -66,6 +68,8 @@ struct OutboxSql {
 
 /// Decodes one result row laid out by OutboxSql::select_list, starting at column `first`.
 OutboxRow ReadRow(const pqxx::row& row, int first);
+/// The same for row `row` of a libpq result (text format), as the read session receives it.
+OutboxRow ReadRow(const PGresult* result, int row, int first);
 
 /// "{1,2,3}": a Postgres array literal for a bigint[] parameter.
 std::string BigintArray(const std::vector<int64_t>& values);

@@ -58,25 +58,30 @@ std::string SessionConninfo(const PostgresConfig& config, const std::string& rol
   return out;
 }
 
-std::unique_ptr<pqxx::connection> PgConnect(const PostgresConfig& config, const std::string& role, bool bounded) {
-  auto conn = std::make_unique<pqxx::connection>(SessionConninfo(config, role));
-  pqxx::nontransaction tx(*conn);
-  tx.exec("SET TIME ZONE 'UTC'");
+std::vector<std::string> SessionSetup(const PostgresConfig& config, bool bounded) {
+  std::vector<std::string> out{"SET TIME ZONE 'UTC'"};
   if (const long ms = config.tcp_user_timeout.count(); ms > 0) {
     // The server's end of this session notices a dead relay too, and ends
     // the session (releasing the relay lock) later than the relay stops: about
     // 1.7 x tcp_user_timeout against the relay's lock check interval + 1 x.
     // Ignored on Unix-domain sockets.
-    tx.exec("SET tcp_keepalives_idle = " + std::to_string(std::max(1L, 2 * ms / 3000)) +
-            "; SET tcp_keepalives_interval = " + std::to_string(std::max(1L, ms / 3000)) +
-            "; SET tcp_keepalives_count = 3; SET tcp_user_timeout = " + std::to_string(2 * ms));
+    out.push_back("SET tcp_keepalives_idle = " + std::to_string(std::max(1L, 2 * ms / 3000)) +
+                  "; SET tcp_keepalives_interval = " + std::to_string(std::max(1L, ms / 3000)) +
+                  "; SET tcp_keepalives_count = 3; SET tcp_user_timeout = " + std::to_string(2 * ms));
   }
   if (bounded && config.statement_timeout.count() > 0) {
     // Unless the session has one already (the DSN's options, the role's or the
-    // database's settings): what the operator set wins.
-    tx.exec("SELECT set_config('statement_timeout', " + tx.quote(std::to_string(config.statement_timeout.count())) +
-            ", false) WHERE current_setting('statement_timeout') = '0'");
+    // database's settings): what the operator set wins. Digits only: no quoting needed.
+    out.push_back("SELECT set_config('statement_timeout', '" + std::to_string(config.statement_timeout.count()) +
+                  "', false) WHERE current_setting('statement_timeout') = '0'");
   }
+  return out;
+}
+
+std::unique_ptr<pqxx::connection> PgConnect(const PostgresConfig& config, const std::string& role, bool bounded) {
+  auto conn = std::make_unique<pqxx::connection>(SessionConninfo(config, role));
+  pqxx::nontransaction tx(*conn);
+  for (const std::string& statement : SessionSetup(config, bounded)) tx.exec(statement);
   return conn;
 }
 

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <pqxx/connection>
 
@@ -24,5 +25,9 @@ std::string SessionConninfo(const PostgresConfig& config, const std::string& rol
 /// already, from the DSN's options or the role's or database's settings). Throws pqxx::broken_connection when the
 /// server is unreachable.
 std::unique_ptr<pqxx::connection> PgConnect(const PostgresConfig& config, const std::string& role, bool bounded = true);
+
+/// The statements PgConnect runs on a new session (time zone, server-side
+/// keepalives, statement_timeout when `bounded`), for sessions opened with libpq alone.
+std::vector<std::string> SessionSetup(const PostgresConfig& config, bool bounded);
 
 }  // namespace outbox::relay

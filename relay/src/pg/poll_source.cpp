@@ -1,6 +1,8 @@
 #include "pg/poll_source.hpp"
 
+#include <cstdlib>
 #include <map>
+#include <stdexcept>
 
 #include <spdlog/spdlog.h>
 #include <pqxx/except>
@@ -26,10 +28,11 @@ class PollSource::WakeReceiver : public pqxx::notification_receiver {
   bool dead_letter_changed = false;
 };
 
-PollSource::PollSource(const Config& config)
+PollSource::PollSource(const Config& config, bool read_ahead)
     : config_(config),
       channel_(config.outbox.notify_channel.empty() ? sdk::NotifyChannel(config.outbox.schema)
-                                                    : config.outbox.notify_channel) {}
+                                                    : config.outbox.notify_channel),
+      read_ahead_(read_ahead) {}
 
 PollSource::~PollSource() noexcept { Disconnect(); }
 
@@ -52,7 +55,6 @@ void PollSource::Connect() {
   conn->prepare("outbox_lock_held",
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted "
                 "AND objsubid = 1 AND (classid::bigint << 32 | objid::bigint) = hashtext($1)::bigint");
-  conn->prepare("outbox_poll", sql_.poll);
   conn->prepare("outbox_unacked", sql_.unacknowledged);
   conn->prepare("outbox_materialized", sql_.materialized);
   conn->prepare("outbox_xid", "SELECT pg_current_xact_id()::text");
@@ -66,6 +68,9 @@ void PollSource::Connect() {
                 "LATERAL (SELECT CASE WHEN c0.c > s.n + 2147483648 THEN c0.c - 4294967296 "
                 "WHEN c0.c < s.n - 2147483648 THEN c0.c + 4294967296 ELSE c0.c END AS xid) AS f "
                 "WHERE f.xid >= 0 AND pg_xact_status(f.xid::text::xid8) = 'in progress'");
+  // The rows are read on a session of their own (a failure here lets the lock
+  // go with `conn`: the relay retries the whole connect).
+  read_.Connect(config_.postgres, sql_.poll);
   receiver_ = std::make_unique<WakeReceiver>(*conn, channel_);
   conn_ = std::move(conn);
   if (const auto lease = config_.postgres.lock_lease; lease.count() > 0) {
@@ -83,6 +88,8 @@ void PollSource::Disconnect() noexcept {
   } catch (...) {  // UNLISTEN on a broken connection
   }
   conn_.reset();
+  read_.Disconnect();
+  ++generation_;
 }
 
 void PollSource::Tick(Clock::time_point now) {
@@ -105,11 +112,19 @@ void PollSource::Tick(Clock::time_point now) {
                                 "); publishing stops until it has it again");
 }
 
-std::vector<int> PollSource::WaitFds(bool) const { return {conn_ ? conn_->sock() : -1}; }
+std::vector<int> PollSource::WaitFds(bool) const {
+  // A read sent ahead: its rows are taken in as they come (TakeSignals).
+  return {conn_ ? conn_->sock() : -1, read_.pending() ? read_.sock() : -1};
+}
 
 SourceSignals PollSource::TakeSignals(bool socket_ready) {
   SourceSignals s;
   if (!conn_) return s;
+  try {
+    read_.Consume();  // the server finishes the read sent ahead, and lets its snapshot go
+  } catch (const pqxx::broken_connection&) {
+    // The next Read reconnects through the relay (Read throws broken_connection).
+  }
   if (socket_ready) {
     try {
       conn_->get_notifs();
@@ -132,14 +147,11 @@ std::vector<OutboxRow> PollSource::Read(size_t max, size_t /*outstanding*/) {
     BindGaps();
     const GapTracker::Query q = tracker_.NextQuery();
     const size_t limit = max;
-    pqxx::result res;
-    {
-      pqxx::nontransaction tx(*conn_);
-      res = tx.exec_prepared("outbox_poll", q.after, BigintArray(q.lows), BigintArray(q.highs),
-                             static_cast<int64_t>(limit));
-    }
-    const uint64_t xmin = res[0][0].as<uint64_t>();
-    const int64_t oid = res[0][1].as<int64_t>(0);
+    const PgResultPtr res = ReadRows(q, static_cast<int64_t>(limit));
+    const PGresult* r = res.get();
+    if (PQntuples(r) < 1 || PQnfields(r) < 3) throw std::runtime_error("the poll statement returned no snapshot row");
+    const uint64_t xmin = std::strtoull(PQgetvalue(r, 0, 0), nullptr, 10);
+    const int64_t oid = PQgetisnull(r, 0, 1) ? 0 : std::strtoll(PQgetvalue(r, 0, 1), nullptr, 10);
     if (oid != table_oid_) {
       if (table_oid_ != 0) {
         // Dropped and created again: its seq values started over below the
@@ -147,6 +159,7 @@ std::vector<OutboxRow> PollSource::Read(size_t max, size_t /*outstanding*/) {
         // still in flight are acknowledged by oid, so never in this one).
         spdlog::warn("postgres: the outbox table {} was re-created; reading it from its start", sql_.table);
         tracker_.Reset();
+        ++generation_;
         table_oid_ = oid;
         covered_all_ = false;
         return {};
@@ -155,11 +168,12 @@ std::vector<OutboxRow> PollSource::Read(size_t max, size_t /*outstanding*/) {
     }
     std::vector<OutboxRow> rows;
     std::vector<int64_t> seqs;
-    if (!res[0][2].is_null()) {
-      rows.reserve(res.size());
-      seqs.reserve(res.size());
-      for (const auto& r : res) {
-        rows.push_back(ReadRow(r, 2));
+    if (!PQgetisnull(r, 0, 2)) {
+      const int n = PQntuples(r);
+      rows.reserve(static_cast<size_t>(n));
+      seqs.reserve(static_cast<size_t>(n));
+      for (int i = 0; i < n; ++i) {
+        rows.push_back(ReadRow(r, i, 2));
         seqs.push_back(rows.back().seq);
       }
     }
@@ -176,6 +190,8 @@ std::vector<OutboxRow> PollSource::Read(size_t max, size_t /*outstanding*/) {
       BindGaps();
     } catch (const std::exception&) {
     }
+    // A full batch: more rows wait. Postgres reads the next batch while these are produced.
+    if (read_ahead_ && !covered_all_ && !tracker_.HasUnboundGaps()) ReadAhead(static_cast<int64_t>(limit));
     // A NOTIFY that came during these queries was read by libpq with their
     // results; the socket will not say so. Deliver it now (TakeSignals).
     conn_->get_notifs();
@@ -240,6 +256,29 @@ std::unordered_set<std::string> PollSource::Materialized(const std::vector<std::
     throw;
   }
   return out;
+}
+
+PgResultPtr PollSource::ReadRows(const GapTracker::Query& query, int64_t limit) {
+  if (read_.pending()) {
+    // Taken only when nothing changed since it was sent: the same query (the
+    // tracker moved nowhere), no rewind, no reconnect. Its snapshot is older
+    // than this call, which is what a slower read would have seen.
+    const bool same = ahead_.generation == generation_ && ahead_.limit == limit && ahead_.query.after == query.after &&
+                      ahead_.query.lows == query.lows && ahead_.query.highs == query.highs;
+    if (same) return read_.Receive();
+    read_.Discard();
+  }
+  read_.Send(query, limit);
+  return read_.Receive();
+}
+
+void PollSource::ReadAhead(int64_t limit) noexcept {
+  try {
+    ahead_ = Ahead{tracker_.NextQuery(), limit, generation_};
+    read_.Send(ahead_.query, limit);
+  } catch (const std::exception&) {
+    // The session is closed: the next Read reports it (and the relay reconnects).
+  }
 }
 
 void PollSource::BindGaps() {

@@ -11,6 +11,7 @@
 #include "pg/gap_tracker.hpp"
 #include "pg/outbox_row.hpp"
 #include "pg/outbox_sql.hpp"
+#include "pg/read_session.hpp"
 #include "pipeline/stages.hpp"
 
 namespace outbox::relay {
@@ -19,11 +20,14 @@ struct Config;
 
 /// The poll source: reads committed outbox rows in seq order, gap-free
 /// (GapTracker), and wakes on the outbox trigger's NOTIFY. Its session holds
-/// the table's relay lock. Tail mode uses it for the catch-up.
+/// the table's relay lock; the rows are read on a second session
+/// (ReadSession). With `read_ahead`, a read that filled its batch sends the
+/// next one at once, and the next Read takes its rows: Postgres reads while the
+/// relay produces. Tail mode uses it, without reading ahead, for the catch-up.
 /// Not thread-safe; one owner thread.
 class PollSource : public Source {
  public:
-  explicit PollSource(const Config& config);
+  explicit PollSource(const Config& config, bool read_ahead = false);
   ~PollSource() noexcept override;
 
   /// (Re)connects, takes the table's relay lock (StandbyError when another
@@ -37,7 +41,10 @@ class PollSource : public Source {
   std::vector<OutboxRow> Read(size_t max, size_t outstanding) override;
   void Released(const std::vector<uint64_t>&) override {}
   /// Forgets the read position: the next Read starts from the table's first row.
-  void Rewind() override { tracker_.Reset(); }
+  void Rewind() override {
+    tracker_.Reset();
+    ++generation_;  // a read sent ahead before this is not taken
+  }
   std::vector<int> WaitFds(bool want_events) const override;
   SourceSignals TakeSignals(bool socket_ready) override;
   std::string ProgressNote() const override;
@@ -51,6 +58,8 @@ class PollSource : public Source {
   /// True if the last Read returned every row its snapshot showed (not cut
   /// off by the batch limit): the table was read up to that moment.
   bool covered_all() const { return covered_all_; }
+  /// True while a read sent ahead waits to be taken by the next Read.
+  bool reading_ahead() const { return read_.pending(); }
 
   /// The seqs of those `rows` that are still unacknowledged (not deleted, not marked).
   std::unordered_set<int64_t> Unacknowledged(const std::vector<RowRef>& rows);
@@ -66,11 +75,22 @@ class PollSource : public Source {
  private:
   class WakeReceiver;
   void BindGaps();
+  PgResultPtr ReadRows(const GapTracker::Query& query, int64_t limit);
+  void ReadAhead(int64_t limit) noexcept;
 
   const Config& config_;
   std::string channel_;
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<WakeReceiver> receiver_;
+  ReadSession read_;
+  const bool read_ahead_;
+  uint64_t generation_ = 0;  // bumped whenever the tracker is reset or the sessions change
+  struct Ahead {
+    GapTracker::Query query;
+    int64_t limit = 0;
+    uint64_t generation = 0;
+  };
+  Ahead ahead_;  // what the pending read sent ahead asked for
   OutboxSql sql_;
   GapTracker tracker_;
   bool covered_all_ = false;

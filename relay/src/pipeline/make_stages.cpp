@@ -16,7 +16,7 @@ Stages MakeStages(const Config& config) {
   if (config.source.mode == SourceMode::kTail) {
     s.source = std::make_unique<TailSource>(config);
   } else {
-    s.source = std::make_unique<PollSource>(config);
+    s.source = std::make_unique<PollSource>(config, /*read_ahead=*/true);
   }
   if (config.kafka.exactly_once()) {
     s.publisher = std::make_unique<TransactionalPublisher>(
