@@ -119,6 +119,7 @@ Dispatcher::Outcome Dispatcher::Collect(int timeout_ms, Clock::time_point now) {
   reports_.clear();
   const bool rebuilt = publisher_.Poll(timeout_ms, reports_);
   for (const auto& r : reports_) Handle(r, now, out);
+  FlushPublished();
   if (!rebuilt) return out;
   // The old producer is gone with every record it had not reported: they may
   // or may not have been written, and are read and published again.
@@ -156,6 +157,20 @@ void Dispatcher::ObserveLatency(double created_epoch) {
   }
 }
 
+void Dispatcher::CountPublished(const std::string& topic) {
+  // Added to the (locked) counter per run of one topic, not per event.
+  if (topic != counted_topic_) {
+    FlushPublished();
+    counted_topic_ = topic;
+  }
+  ++counted_;
+}
+
+void Dispatcher::FlushPublished() {
+  if (counted_ > 0) stats_.published_by_topic.Add(counted_topic_, counted_);
+  counted_ = 0;
+}
+
 void Dispatcher::Handle(const DeliveryReport& r, Clock::time_point now, Outcome& out) {
   InFlightWindow::Entry* e = window_.Find(r.token);
   if (e == nullptr || e->state != InFlightWindow::State::kSent) return;
@@ -172,7 +187,7 @@ void Dispatcher::Handle(const DeliveryReport& r, Clock::time_point now, Outcome&
     }
     window_.MarkDelivered(*e);
     acks_.Add(r.token, now);
-    stats_.published_by_topic.Add(r.topic);
+    CountPublished(r.topic);
     ObserveLatency(e->row.created_epoch);
     if (dead_letters_.Delivered(e->row)) out.released_key = true;
     return;

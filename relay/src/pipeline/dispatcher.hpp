@@ -67,6 +67,8 @@ class Dispatcher {
  private:
   void ObserveLatency(double created_epoch);
   void Handle(const DeliveryReport& r, Clock::time_point now, Outcome& out);
+  void CountPublished(const std::string& topic);
+  void FlushPublished();
   bool Refuse(InFlightWindow::Entry& e, const std::string& reason, const std::string& name, Clock::time_point now);
   bool LeaveInTable(InFlightWindow::Entry& e);
   bool Materialize(OutboxRow& row);
@@ -83,6 +85,8 @@ class Dispatcher {
   Router router_;
   KeyFlights flights_;
   std::vector<DeliveryReport> reports_;
+  std::string counted_topic_;  // published events of one topic, not yet added to the stats
+  uint64_t counted_ = 0;
   std::optional<DeliveryToken> isolating_;  // a suspect sent alone, until its report
   struct Failure {
     OutboxRow row;
