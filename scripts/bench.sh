@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Relay benchmarks against the machine's own ceilings, with plots.
-#   scripts/bench.sh [--quick] [--no-profile] [--only drain|latency] [--report-only]
+#   scripts/bench.sh [--quick] [--no-profile] [--only drain|latency|10m] [--report-only]
 # Builds (Release) into build-bench/, starts a throwaway Postgres and Kafka on
 # private ports, runs bench/relay/'s executables and writes
 # bench/results/{results.json,table.md,*.png,profile-drain-100k.txt}.
@@ -8,6 +8,7 @@
 # (10k, 100k) and 4 s latency runs, a couple of minutes in all. --only: run
 # one part and merge it with the other part's figures from the previous run.
 # --report-only: rebuild results.json, table.md and the plots from the last run.
+# --only 10m: only the 10M-event drain and its ceilings (the other figures kept).
 # Environment: OUTBOX_BENCH_PG_PORT (55500), OUTBOX_BENCH_KAFKA_PORT (59500),
 # BUILD_DIR (build-bench), OUTBOX_BENCH_SOURCE (the source tree to build; the
 # repository by default), OUTBOX_BENCH_SOURCE_COMMIT (the commit that tree
@@ -24,8 +25,8 @@ while (($#)); do
     --quick) quick=1; shift ;;
     --no-profile) profile=0; shift ;;
     --report-only) report_only=1; shift ;;
-    --only) only=${2:-}; [[ $only == drain || $only == latency ]] || die "--only: drain or latency"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --only) only=${2:-}; [[ $only == drain || $only == latency || $only == 10m ]] || die "--only: drain, latency or 10m"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) die "unknown argument '$1'; see --help" ;;
   esac
 done
@@ -82,20 +83,28 @@ mkdir -p "$work" "$results"
 lines=$work/results.jsonl
 # Keep the other part's figures when only one part runs.
 if [[ -n $only && -f $lines ]]; then
-  drop=$([[ $only == drain ]] && echo '"drain","kafka_ceiling","pg_ceiling"' || echo '"latency"')
-  jq -c "select(.kind as \$k | [$drop] | index(\$k) | not)" "$lines" >"$lines.keep"
+  if [[ $only == 10m ]]; then
+    keep='select(.events != 10000000 or (.kind as $k | ["drain","kafka_ceiling","pg_ceiling"] | index($k) | not))'
+  else
+    drop=$([[ $only == drain ]] && echo '"drain","kafka_ceiling","pg_ceiling"' || echo '"latency"')
+    keep="select(.kind as \$k | [$drop] | index(\$k) | not)"
+  fi
+  jq -c "$keep" "$lines" >"$lines.keep"
   mv "$lines.keep" "$lines"
 else
   : >"$lines"
 fi
 
-# Warm-up, not recorded: the broker's first idempotent producer waits for its coordinator.
-"$bin/kafka-ceiling-bench" --brokers "$brokers" --events 1000 >/dev/null
+# Warm-up, not recorded: the broker's first idempotent producer waits for its
+# coordinator, and a fresh broker spends 3-4x the CPU per record until its JIT
+# has compiled the produce path (the first 10k drains of a run measured that).
+"$bin/kafka-ceiling-bench" --brokers "$brokers" --events 200000 >/dev/null
 
 if [[ $only != latency ]]; then
-log "drain and ceilings: ${sizes[*]} events, $runs runs each"
 drain=("$bin/relay-drain-bench" --dsn "$dsn" --brokers "$brokers" --relay "$relay" --json "$lines"
   --pg-pid "$pg_pid" --kafka-pid "$kafka_pid" --work-dir "$work")
+if [[ $only != 10m ]]; then
+log "drain and ceilings: ${sizes[*]} events, $runs runs each"
 for n in "${sizes[@]}"; do
   # Interleaved, so a noisy minute spreads over all three figures.
   for ((run = 1; run <= runs; run++)); do
@@ -112,14 +121,15 @@ for ((run = 1; run <= runs; run++)); do
   "${drain[@]}" --events 100000 --mode tail --stream 1 --per-tx 100
   "${drain[@]}" --events 100000 --mode tail --stream 1
 done
-if ((quick == 0)) && [[ ${OUTBOX_BENCH_10M:-0} == 1 ]]; then
+fi  # not --only 10m
+if [[ $only == 10m ]] || { ((quick == 0)) && [[ ${OUTBOX_BENCH_10M:-0} == 1 ]]; }; then
   log "one 10M-event poll drain (cost per event from 10k to 10M)"
   "$bin/kafka-ceiling-bench" --brokers "$brokers" --events 10000000 --json "$lines"
   "$bin/pg-ceiling-bench" --dsn "$dsn" --events 10000000 --json "$lines"
   "${drain[@]}" --events 10000000 --timeout 1800
 fi
 
-if ((profile)); then
+if ((profile)) && [[ $only != 10m ]]; then
   log "profiling a 100k drain (perf record, cpu-clock, dwarf call graphs)"
   "$bin/relay-drain-bench" --dsn "$dsn" --brokers "$brokers" --relay "$relay" --events 100000 \
     --work-dir "$work" --perf "$work/perf.data" >"$work/profile-run.txt"
@@ -141,7 +151,7 @@ if ((profile)); then
 fi
 fi
 
-if [[ $only != drain ]]; then
+if [[ $only != drain && $only != 10m ]]; then
 read -r -a modes <<<"${OUTBOX_BENCH_MODES:-poll tail}"
 log "latency (${modes[*]}): ${rates[*]} events/s, 1 and 10 events per transaction, ${lat_seconds} s each"
 for mode in "${modes[@]}"; do

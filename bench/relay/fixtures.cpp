@@ -81,24 +81,33 @@ std::string Payload(long n) {
 
 std::string AggregateId(long n) { return "order-" + std::to_string(n % kAggregates); }
 
+constexpr long kPrefillStatementRows = 1000000;
+
 double Prefill(pqxx::connection_base& conn, const std::string& schema, long n, long per_tx) {
   const std::string table = sdk::QuoteIdentifier(schema) + ".outbox";
   const double start = Now();
   if (per_tx <= 0 || per_tx > n) per_tx = n;
+  pqxx::nontransaction(conn).exec("SET statement_timeout = 0");  // VACUUM of a 10M backlog takes minutes
   for (long first = 1; first <= n; first += per_tx) {
     pqxx::work tx(conn);
-    // Same shape as Payload(n): rpad to 254 characters, then '"}'.
-    tx.exec0("INSERT INTO " + table +
-             " (aggregate_type, aggregate_id, event_type, payload, headers) "
-             "SELECT 'bench', 'order-' || (g % " +
-             std::to_string(kAggregates) +
-             "), 'BenchEvent', "
-             "convert_to(rpad('{\"n\":' || g || ',\"customer\":\"customer-' || (g % 1000) || '\",\"pad\":\"', 254, 'x')"
-             " || '\"}', 'UTF8'), jsonb_build_object('traceparent', " +
-             tx.quote(kTraceparent) +
-             ") "
-             "FROM generate_series(" +
-             std::to_string(first) + ", " + std::to_string(std::min(n, first + per_tx - 1)) + ") AS g");
+    const long last = std::min(n, first + per_tx - 1);
+    // Statements of at most 1M rows: a 10M backlog in one would outlast the
+    // sessions' statement_timeout (the relay's default, 60 s).
+    for (long from = first; from <= last; from += kPrefillStatementRows) {
+      // Same shape as Payload(n): rpad to 254 characters, then '"}'.
+      tx.exec0(
+          "INSERT INTO " + table +
+          " (aggregate_type, aggregate_id, event_type, payload, headers) "
+          "SELECT 'bench', 'order-' || (g % " +
+          std::to_string(kAggregates) +
+          "), 'BenchEvent', "
+          "convert_to(rpad('{\"n\":' || g || ',\"customer\":\"customer-' || (g % 1000) || '\",\"pad\":\"', 254, 'x')"
+          " || '\"}', 'UTF8'), jsonb_build_object('traceparent', " +
+          tx.quote(kTraceparent) +
+          ") "
+          "FROM generate_series(" +
+          std::to_string(from) + ", " + std::to_string(std::min(last, from + kPrefillStatementRows - 1)) + ") AS g");
+    }
     tx.commit();
   }
   const double took = Now() - start;
